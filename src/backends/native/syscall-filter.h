@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libseccomp: seccomp table → BPF (in the parent), load (in the child, no allocation),
+ * and the user-notification listener (in the supervisor). */
+#pragma once
+
+#include <linux/filter.h>
+#include <stddef.h>
+
+#include "caisson/backend.h"
+#include "caisson/types.h"
+
+struct syscall_filter {
+        struct sock_fprog main;    /* denylist; DENY rules are SCMP_ACT_NOTIFY */
+        struct sock_fprog ceiling; /* nr > SYSCALL_TABLE_MAX_REVIEWED_NR → ENOSYS */
+};
+
+/* Parent side: compiles the table for the native arch, foreign arches and x32 killed.
+ * A name libseccomp cannot resolve fails closed (-EINVAL, naming it). */
+int syscall_filter_compile(const struct caisson_syscall_rule *rules, size_t n,
+                           struct syscall_filter *ret, struct caisson_error *err);
+void syscall_filter_done(struct syscall_filter *f);
+
+/* Child side, after NO_NEW_PRIVS: loads both programs; *ret_listener is the notification
+ * fd (CLOEXEC). Makes no allocation and no syscall the filter would notify. */
+int syscall_filter_load(const struct syscall_filter *f, int *ret_listener,
+                        struct caisson_error *err);
+
+/* Supervisor side, when listener is readable: receives one notification, answers EPERM
+ * (or, with kill = 1, leaves the answer to the caller's kill and answers EPERM after it),
+ * and fills *ret (SYSCALL_DENIED: pid, nr, name, /proc/<pid>/exe). Returns 1 if an event
+ * was filled, 0 if the notification vanished (the caller died), negative errno on error. */
+int syscall_filter_handle(int listener, struct caisson_event *ret, struct caisson_error *err);
+
+/* Resolves a native syscall number to its name ("#nr" if unknown) into buf. */
+const char *syscall_filter_name(int nr, char *buf, size_t size);

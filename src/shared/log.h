@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdarg.h>
+
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+void log_set_level(enum log_level level);
+int log_set_level_from_string(const char *s);
+enum log_level log_get_level(void);
+
+/* Writes "caisson: <msg>\n" to stderr when level is enabled. Returns -errnum for the
+ * _errno variants ("return log_error_errno(r, ...)"). */
+void log_full(enum log_level level, int errnum, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+#define log_error(...) log_full(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
+#define log_warning(...) log_full(LOG_LEVEL_WARNING, 0, __VA_ARGS__)
+#define log_info(...) log_full(LOG_LEVEL_INFO, 0, __VA_ARGS__)
+#define log_debug(...) log_full(LOG_LEVEL_DEBUG, 0, __VA_ARGS__)
+#define log_error_errno(e, ...) (log_full(LOG_LEVEL_ERROR, (e), __VA_ARGS__), -abs(e))
+#define log_warning_errno(e, ...) (log_full(LOG_LEVEL_WARNING, (e), __VA_ARGS__), -abs(e))
