@@ -1,1 +1,437 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libseccomp: seccomp table → BPF (parent), load (child), user notifications (supervisor).
+ *
+ * Two programs are loaded, and the kernel runs both on every syscall, taking the strictest
+ * answer (KILL_PROCESS > ERRNO > USER_NOTIF > ALLOW):
+ *   ceiling  hand-written: foreign arch or x32 → KILL_PROCESS; nr above the newest reviewed
+ *            (SYSCALL_TABLE_MAX_REVIEWED_NR) → ENOSYS, so a future kernel's new syscall is
+ *            not allowed by default; else ALLOW.
+ *   main     libseccomp: default ALLOW, the denylist's DENY rules → USER_NOTIF (the
+ *            supervisor answers EPERM and reports), ENOSYS rules → ERRNO(ENOSYS).
+ *
+ * Compilation happens in the parent; the child only loads ready BPF with raw seccomp(2):
+ * between loading and execve it must allocate nothing and make no syscall the filter sends
+ * to the supervisor (DESIGN §2). */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "backends/native/syscall-filter.h"
+#include "error.h"
+#include "macro.h"
+#include "policy/seccomp-table.h"
+
+#if !defined(__x86_64__)
+#error "syscall-filter.c: the ceiling and the reviewed syscall numbers are x86_64 only"
+#endif
+
+#ifndef __NR_seccomp
+#define __NR_seccomp 317
+#endif
+#define CS_X32_SYSCALL_BIT 0x40000000U
+
+/* TODO(syscalls.h): belongs beside the other raw wrappers as sys_seccomp(). Kept here
+ * while that header is owned elsewhere; glibc 2.36 has no seccomp() wrapper. */
+static inline int filter_sys_seccomp(unsigned op, unsigned flags, const void *args) {
+        return (int) syscall(__NR_seccomp, op, flags, args);
+}
+
+/* x86_64 syscalls newer than libseccomp 2.5.4's tables (kernel 5.17), up to the newest
+ * reviewed. Used to name them in events, and to resolve a policy name libseccomp lacks;
+ * anything else unknown fails closed. Numbers from arch/x86/entry/syscalls/syscall_64.tbl. */
+static const struct {
+        int nr;
+        const char *name;
+} newer_syscalls[] = {
+        { 447, "memfd_secret" },      { 448, "process_mrelease" },
+        { 449, "futex_waitv" },       { 450, "set_mempolicy_home_node" },
+        { 451, "cachestat" },         { 452, "fchmodat2" },
+        { 453, "map_shadow_stack" },  { 454, "futex_wake" },
+        { 455, "futex_wait" },        { 456, "futex_requeue" },
+        { 457, "statmount" },         { 458, "listmount" },
+        { 459, "lsm_get_self_attr" }, { 460, "lsm_set_self_attr" },
+        { 461, "lsm_list_modules" },  { 462, "mseal" },
+        { 463, "setxattrat" },        { 464, "getxattrat" },
+        { 465, "listxattrat" },       { 466, "removexattrat" },
+        { 467, "open_tree_attr" },
+};
+
+static void seccomp_releasep(scmp_filter_ctx *ctx) {
+        if (*ctx)
+                seccomp_release(*ctx);
+}
+
+/* Returns the native number of name, or -1. libseccomp first; a negative answer other than
+ * "unknown" is a pseudo-syscall (a name that does not exist on this arch), refused too. */
+static int resolve_name(const char *name) {
+        int nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_NATIVE, name);
+
+        if (nr >= 0)
+                return nr;
+        for (size_t i = 0; i < ELEMENTSOF(newer_syscalls); i++)
+                if (streq(newer_syscalls[i].name, name))
+                        return newer_syscalls[i].nr;
+        return -1;
+}
+
+const char *syscall_filter_name(int nr, char *buf, size_t size) {
+        _cleanup_free_ char *name = NULL;
+
+        if (size == 0)
+                return buf;
+        name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+        if (name) {
+                (void) snprintf(buf, size, "%s", name);
+                return buf;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(newer_syscalls); i++)
+                if (newer_syscalls[i].nr == nr) {
+                        (void) snprintf(buf, size, "%s", newer_syscalls[i].name);
+                        return buf;
+                }
+        (void) snprintf(buf, size, "#%d", nr);
+        return buf;
+}
+
+static int to_scmp_cmp(const struct caisson_syscall_arg *a, struct scmp_arg_cmp *ret) {
+        static const enum scmp_compare ops[] = {
+                [CAISSON_CMP_EQ] = SCMP_CMP_EQ,
+                [CAISSON_CMP_NE] = SCMP_CMP_NE,
+                [CAISSON_CMP_GE] = SCMP_CMP_GE,
+                [CAISSON_CMP_GT] = SCMP_CMP_GT,
+                [CAISSON_CMP_LT] = SCMP_CMP_LT,
+                [CAISSON_CMP_MASKED_EQ] = SCMP_CMP_MASKED_EQ,
+        };
+
+        if (a->op >= ELEMENTSOF(ops) || ops[a->op] == 0 || a->index > 5)
+                return -EINVAL;
+        if (a->op == CAISSON_CMP_MASKED_EQ)
+                *ret = (struct scmp_arg_cmp) { .arg = a->index, .op = ops[a->op],
+                                               .datum_a = a->mask, .datum_b = a->value };
+        else
+                *ret = (struct scmp_arg_cmp) { .arg = a->index, .op = ops[a->op],
+                                               .datum_a = a->value };
+        return 0;
+}
+
+static int add_rule(scmp_filter_ctx ctx, const struct caisson_syscall_rule *r,
+                    struct caisson_error *err) {
+        struct scmp_arg_cmp cmp[ELEMENTSOF(r->args)] = {};
+        const char *name = r->name ? r->name : "(unnamed)";
+        unsigned n_cmp = 0;
+        uint32_t action;
+        int nr, k;
+
+        switch (r->action) {
+        case CAISSON_SYSCALL_ALLOW:
+                return 0; /* the default action already; libseccomp refuses a duplicate */
+        case CAISSON_SYSCALL_DENY:
+                action = SCMP_ACT_NOTIFY;
+                break;
+        case CAISSON_SYSCALL_ENOSYS:
+                action = SCMP_ACT_ERRNO(ENOSYS);
+                break;
+        default:
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_INTERNAL, EINVAL,
+                               "'%s': unknown action %u", name, r->action);
+        }
+
+        /* Fail closed: a rule we cannot place is a hole, so the agent does not start. */
+        nr = r->nr >= 0 ? r->nr : (r->name ? resolve_name(r->name) : -1);
+        if (nr < 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SYSCALL_UNKNOWN, EINVAL,
+                               "syscall '%s' is unknown to libseccomp %u.%u.%u on this "
+                               "architecture", name, SCMP_VER_MAJOR, SCMP_VER_MINOR,
+                               SCMP_VER_MICRO);
+        if (nr > SYSCALL_TABLE_MAX_REVIEWED_NR)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SYSCALL_UNKNOWN, EINVAL,
+                               "syscall '%s' (%d) is above the ceiling (%d)", name, nr,
+                               SYSCALL_TABLE_MAX_REVIEWED_NR);
+
+        for (size_t i = 0; i < ELEMENTSOF(r->args) && r->args[i].op != CAISSON_CMP_NONE; i++) {
+                if (to_scmp_cmp(&r->args[i], &cmp[n_cmp]) < 0)
+                        return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_INTERNAL,
+                                       EINVAL, "'%s': bad argument condition %zu", name, i);
+                n_cmp++;
+        }
+
+        /* _exact: libseccomp may not rewrite the rule; on x86_64 nothing is multiplexed. */
+        k = seccomp_rule_add_exact_array(ctx, action, nr, n_cmp, cmp);
+        if (k < 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, -k,
+                               "add rule for '%s'", name);
+        return 0;
+}
+
+/* Reads the exported program back from fd into one malloc'd array. */
+static int read_program(int fd, struct sock_fprog *ret, struct caisson_error *err) {
+        _cleanup_free_ struct sock_filter *insns = NULL;
+        struct stat st;
+        size_t size, done = 0;
+
+        if (fstat(fd, &st) < 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, errno,
+                               "stat exported filter");
+        size = (size_t) st.st_size;
+        if (size == 0 || size % sizeof(struct sock_filter) != 0 ||
+            size / sizeof(struct sock_filter) > BPF_MAXINSNS)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, E2BIG,
+                               "exported filter has a bad size (%zu bytes)", size);
+
+        insns = malloc(size);
+        if (!insns)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_NO_MEMORY, ENOMEM,
+                               "filter");
+        while (done < size) {
+                ssize_t n = pread(fd, (char *) insns + done, size - done, (off_t) done);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED,
+                                       errno, "read exported filter");
+                if (n == 0)
+                        return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED,
+                                       EIO, "exported filter truncated");
+                done += (size_t) n;
+        }
+
+        *ret = (struct sock_fprog) { .len = (unsigned short) (size / sizeof(struct sock_filter)),
+                                     .filter = TAKE_PTR(insns) };
+        return 0;
+}
+
+static int compile_main(const struct caisson_syscall_rule *rules, size_t n,
+                        struct sock_fprog *ret, struct caisson_error *err) {
+        _cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        ctx = seccomp_init(SCMP_ACT_ALLOW);
+        if (!ctx)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, ENOMEM,
+                               "seccomp_init");
+
+        /* The context holds only the native arch: an i386 (int 0x80) or other foreign-arch
+         * syscall would otherwise bypass every rule, as its numbers differ. Kill the whole
+         * process, not just the thread. */
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+        if (r < 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, -r,
+                               "set bad-arch action");
+        /* The child loads the program itself, after PR_SET_NO_NEW_PRIVS. */
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+        if (r < 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, -r,
+                               "clear no-new-privs attribute");
+
+        for (size_t i = 0; i < n; i++) {
+                r = add_rule(ctx, &rules[i], err);
+                if (r < 0)
+                        return r;
+        }
+
+        fd = memfd_create("caisson-seccomp", MFD_CLOEXEC);
+        if (fd < 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, errno,
+                               "memfd_create");
+        r = seccomp_export_bpf(ctx, fd);
+        if (r < 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, -r,
+                               "export filter");
+
+        return read_program(fd, ret, err);
+}
+
+/* The ceiling, x86_64. x32 syscalls arrive with AUDIT_ARCH_X86_64 and the x32 bit set in
+ * the number, so the arch check alone does not stop them; the x32 ABI has its own entry
+ * points (and its own CVE history) and no agent tool needs it. */
+static const struct sock_filter ceiling_insns[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CS_X32_SYSCALL_BIT, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, SYSCALL_TABLE_MAX_REVIEWED_NR, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+
+static int compile_ceiling(struct sock_fprog *ret, struct caisson_error *err) {
+        struct sock_filter *insns = malloc(sizeof ceiling_insns);
+
+        if (!insns)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_NO_MEMORY, ENOMEM,
+                               "ceiling filter");
+        memcpy(insns, ceiling_insns, sizeof ceiling_insns);
+        *ret = (struct sock_fprog) { .len = ELEMENTSOF(ceiling_insns), .filter = insns };
+        return 0;
+}
+
+int syscall_filter_compile(const struct caisson_syscall_rule *rules, size_t n,
+                           struct syscall_filter *ret, struct caisson_error *err) {
+        _cleanup_(syscall_filter_done) struct syscall_filter f = {};
+        int r;
+
+        if (n > 0 && !rules)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_INTERNAL, EINVAL,
+                               "no seccomp table");
+
+        r = compile_main(rules, n, &f.main, err);
+        if (r < 0)
+                return r;
+        r = compile_ceiling(&f.ceiling, err);
+        if (r < 0)
+                return r;
+
+        *ret = f;
+        f = (struct syscall_filter) {};
+        return 0;
+}
+
+void syscall_filter_done(struct syscall_filter *f) {
+        if (!f)
+                return;
+        free(f->main.filter);
+        free(f->ceiling.filter);
+        *f = (struct syscall_filter) {};
+}
+
+int syscall_filter_load(const struct syscall_filter *f, int *ret_listener,
+                        struct caisson_error *err) {
+        int fd;
+
+        /* No allocation and no libseccomp from here: this runs in the forked child. */
+        if (!f || !f->main.filter || f->main.len == 0 || !f->ceiling.filter ||
+            f->ceiling.len == 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_INTERNAL, EINVAL,
+                               "no compiled filter");
+
+        if (filter_sys_seccomp(SECCOMP_SET_MODE_FILTER, 0, &f->ceiling) < 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, errno,
+                               "load ceiling filter");
+
+        /* The listener fd is O_CLOEXEC from the kernel. EBUSY here means an ancestor's filter
+         * already has a listener (a nested caisson): one per filter chain. */
+        fd = filter_sys_seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                                &f->main);
+        if (fd < 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, errno,
+                               "load filter");
+
+        *ret_listener = fd;
+        return 0;
+}
+
+/* Large enough for struct seccomp_notif / _resp of any kernel we know (64 / 24 bytes on
+ * 6.x); a kernel reporting bigger structures is refused rather than overflowing. */
+#define NOTIF_BUF_SIZE 512
+
+static int notif_sizes(struct seccomp_notif_sizes *ret, struct caisson_error *err) {
+        /* Asked once: the sizes are a property of the running kernel. The supervisor is
+         * single-threaded (one epoll loop). */
+        static struct seccomp_notif_sizes cached;
+
+        if (cached.seccomp_notif == 0) {
+                struct seccomp_notif_sizes s = {};
+
+                if (filter_sys_seccomp(SECCOMP_GET_NOTIF_SIZES, 0, &s) < 0)
+                        return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED,
+                                       errno, "get notification sizes");
+                if (s.seccomp_notif > NOTIF_BUF_SIZE || s.seccomp_notif_resp > NOTIF_BUF_SIZE)
+                        return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED,
+                                       E2BIG, "notification sizes %u/%u too large",
+                                       s.seccomp_notif, s.seccomp_notif_resp);
+                cached = s;
+        }
+        *ret = cached;
+        return 0;
+}
+
+static bool notif_id_valid(int listener, uint64_t id) {
+        return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) >= 0;
+}
+
+int syscall_filter_handle(int listener, struct caisson_event *ret, struct caisson_error *err) {
+        union {
+                struct seccomp_notif n;
+                uint8_t raw[NOTIF_BUF_SIZE];
+        } req;
+        union {
+                struct seccomp_notif_resp r;
+                uint8_t raw[NOTIF_BUF_SIZE];
+        } resp;
+        struct seccomp_notif_sizes sizes;
+        struct caisson_event ev = {};
+        char path[64];
+        int r;
+
+        r = notif_sizes(&sizes, err);
+        if (r < 0)
+                return r;
+
+        /* The kernel refuses (EINVAL) a receive buffer that is not zeroed. */
+        memset(&req, 0, sizeof req);
+        for (;;) {
+                if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) >= 0)
+                        break;
+                if (errno == EINTR)
+                        continue;
+                if (errno == ENOENT)
+                        return 0; /* the caller was killed or interrupted meanwhile */
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, errno,
+                               "receive notification");
+        }
+
+        ev.kind = CAISSON_EVENT_SYSCALL_DENIED;
+        ev.reason = CAISSON_REASON_SYSCALL_DENIED;
+        ev.pid = (int32_t) req.n.pid;
+        ev.syscall_nr = req.n.data.nr;
+        (void) syscall_filter_name(req.n.data.nr, ev.syscall, sizeof ev.syscall);
+
+        /* The pid is only the caller's while the notification is pending: check before
+         * reading /proc/<pid>/exe, and again after, so a pid reused by another process
+         * between the two is never reported as the caller's binary. */
+        if (notif_id_valid(listener, req.n.id)) {
+                ssize_t k;
+
+                (void) snprintf(path, sizeof path, "/proc/%u/exe", req.n.pid);
+                k = readlink(path, ev.binary, sizeof ev.binary - 1);
+                ev.binary[k > 0 ? k : 0] = '\0';
+                if (!notif_id_valid(listener, req.n.id))
+                        ev.binary[0] = '\0';
+        }
+
+        /* The agent gets EPERM, as from the kernel; the event is the report. */
+        memset(&resp, 0, sizeof resp);
+        resp.r.id = req.n.id;
+        resp.r.error = -EPERM;
+        resp.r.val = 0;
+        resp.r.flags = 0;
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0) {
+                if (errno == ENOENT)
+                        return 0; /* the caller died before the answer */
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, errno,
+                               "answer notification");
+        }
+
+        *ret = ev;
+        return 1;
+}
