@@ -54,7 +54,13 @@ struct caisson_attachment {
         int cgroup_fd;     /* the sandbox's cgroup (v2) directory, or -1 */
         int events_fd;     /* pollable (POLLIN); drain with next_event(), or -1 */
         int pts_fd;        /* the sandbox's devpts root (O_PATH), or -1 when there is none */
+        uint32_t degraded; /* CAISSON_DEGRADED_*: layers running below what was asked */
+        uint32_t landlock_abi; /* the Landlock ABI in force, 0 if none */
 };
+#define CAISSON_DEGRADED_LANDLOCK 0x1u    /* best_effort and Landlock unavailable */
+#define CAISSON_DEGRADED_MEMORY 0x2u      /* resources.on_unsupported: warn */
+#define CAISSON_DEGRADED_PIDS 0x4u
+#define CAISSON_DEGRADED_CPU 0x8u
 
 enum caisson_event_kind {
         CAISSON_EVENT_NONE = 0,

@@ -52,6 +52,14 @@ static inline int sys_landlock_add_rule(int ruleset_fd, int rule_type, const voi
 static inline int sys_landlock_restrict_self(int ruleset_fd, uint32_t flags) {
         return (int) syscall(__NR_landlock_restrict_self, ruleset_fd, flags);
 }
+struct __user_cap_header_struct;
+struct __user_cap_data_struct;
+static inline int sys_capset(struct __user_cap_header_struct *h, struct __user_cap_data_struct *d) {
+        return (int) syscall(__NR_capset, h, d);
+}
+static inline int sys_capget(struct __user_cap_header_struct *h, struct __user_cap_data_struct *d) {
+        return (int) syscall(__NR_capget, h, d);
+}
 static inline int sys_pivot_root(const char *new_root, const char *put_old) {
         return (int) syscall(__NR_pivot_root, new_root, put_old);
 }

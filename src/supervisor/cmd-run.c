@@ -1,1 +1,868 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* caisson run: create, start, supervise, tear down (DESIGN §6).
+ *
+ *   policy → intent → ensure_boundary → bind → boundary_ready → start_agent → wait →
+ *   teardown
+ *
+ * Exit codes: the agent's; 128+N when it died of signal N; 124 when --timeout ran out;
+ * 125 when caisson itself failed and the agent never started; 126/127 not executable /
+ * not found. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "log.h"
+#include "macro.h"
+#include "persist-names.h"
+#include "policy/policy-compile.h"
+#include "policy/policy.h"
+#include "supervisor.h"
+#include "util.h"
+
+#define MAX_CLI 256
+
+struct run_args {
+        const char *policy;
+        const char *name;
+        const char *workdir;
+        const char *events;
+        char *ro[MAX_CLI];
+        size_t n_ro;
+        char *rw[MAX_CLI];
+        size_t n_rw;
+        const char *env[MAX_CLI];
+        size_t n_env;
+        const char *env_file;
+        int tty; /* -1 auto, 0 -T, 1 -t */
+        unsigned long long timeout_ns;
+        char **argv;
+};
+
+static void run_args_done(struct run_args *a) {
+        for (size_t i = 0; i < a->n_ro; i++)
+                free(a->ro[i]);
+        for (size_t i = 0; i < a->n_rw; i++)
+                free(a->rw[i]);
+}
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "caisson: run: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, " (see 'caisson run --help')\n");
+}
+
+static void run_help(void) {
+        printf("Usage: caisson run [OPTIONS] -- COMMAND [ARG...]\n\n"
+               "Runs COMMAND in a new sandbox and exits with its status.\n\n"
+               "  --policy FILE      policy (OpenShell version 1 YAML); default: the built-in one\n"
+               "  --ro PATH          add PATH read-only (repeatable)\n"
+               "  --rw PATH          add PATH read-write (repeatable)\n"
+               "  --workdir DIR      the agent's working directory (default: the current one)\n"
+               "  --env K[=V]        pass K (the caller's value unless =V is given) (repeatable)\n"
+               "  --env-file FILE    pass the K=V lines of FILE\n"
+               "  -t, --tty          give the agent a pty (default when stdin is a terminal)\n"
+               "  -T, --no-tty       plain pipes, even on a terminal\n"
+               "  --timeout DUR      kill the sandbox after DUR (90s, 5m, 1h); exit 124\n"
+               "  --name NAME        a second handle for the sandbox\n"
+               "  --events FILE      append one JSON event record per line to FILE\n"
+               "  --backend NAME     isolation backend (only 'native' for now)\n"
+               "  --log-level LEVEL  error, warning, info, debug\n\n"
+               "Exit status: COMMAND's; 128+N if it died of signal N; 124 timeout;\n"
+               "125 caisson failed (COMMAND never started); 126 not executable; 127 not found.\n");
+}
+
+static int abs_path_arg(const char *opt, const char *arg, char **ret) {
+        char buf[PATH_MAX];
+
+        if (!realpath(arg, buf)) {
+                if (errno != ENOENT || arg[0] != '/' || !path_is_normalized_absolute(arg)) {
+                        fprintf(stderr, "caisson: run: %s '%s': %s\n", opt, arg, strerror(errno));
+                        return -EINVAL;
+                }
+                (void) snprintf(buf, sizeof buf, "%s", arg); /* missing: warned later */
+        }
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int parse_args(int argc, char **argv, struct run_args *a) {
+        enum { OPT_POLICY = 256, OPT_RO, OPT_RW, OPT_WORKDIR, OPT_ENV, OPT_ENV_FILE, OPT_TIMEOUT,
+               OPT_NAME, OPT_EVENTS, OPT_BACKEND, OPT_LOG_LEVEL, OPT_UNSUPPORTED };
+        static const struct option opts[] = {
+                { "policy", required_argument, NULL, OPT_POLICY },
+                { "ro", required_argument, NULL, OPT_RO },
+                { "rw", required_argument, NULL, OPT_RW },
+                { "workdir", required_argument, NULL, OPT_WORKDIR },
+                { "env", required_argument, NULL, OPT_ENV },
+                { "env-file", required_argument, NULL, OPT_ENV_FILE },
+                { "timeout", required_argument, NULL, OPT_TIMEOUT },
+                { "name", required_argument, NULL, OPT_NAME },
+                { "events", required_argument, NULL, OPT_EVENTS },
+                { "backend", required_argument, NULL, OPT_BACKEND },
+                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+                { "tty", no_argument, NULL, 't' },
+                { "no-tty", no_argument, NULL, 'T' },
+                { "help", no_argument, NULL, 'h' },
+                /* Egress options arrive with the egress boundary; until then they are
+                 * refused, never ignored. */
+                { "allow", required_argument, NULL, OPT_UNSUPPORTED },
+                { "widen-l7", no_argument, NULL, OPT_UNSUPPORTED },
+                { "dns-upstream", required_argument, NULL, OPT_UNSUPPORTED },
+                { "dns-grace", required_argument, NULL, OPT_UNSUPPORTED },
+                { "control-plane", required_argument, NULL, OPT_UNSUPPORTED },
+                { "detach", no_argument, NULL, OPT_UNSUPPORTED },
+                {}
+        };
+        int c;
+
+        a->tty = -1;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "+tTh", opts, NULL)) >= 0) {
+                switch (c) {
+                case OPT_POLICY: a->policy = optarg; break;
+                case OPT_RO:
+                case OPT_RW:
+                        if ((c == OPT_RO ? a->n_ro : a->n_rw) >= MAX_CLI) {
+                                usage_error("too many %s options", c == OPT_RO ? "--ro" : "--rw");
+                                return -EINVAL;
+                        }
+                        if (abs_path_arg(c == OPT_RO ? "--ro" : "--rw", optarg,
+                                         c == OPT_RO ? &a->ro[a->n_ro] : &a->rw[a->n_rw]) < 0)
+                                return -EINVAL;
+                        if (c == OPT_RO)
+                                a->n_ro++;
+                        else
+                                a->n_rw++;
+                        break;
+                case OPT_WORKDIR: a->workdir = optarg; break;
+                case OPT_ENV:
+                        if (a->n_env >= MAX_CLI) {
+                                usage_error("too many %s options", "--env");
+                                return -EINVAL;
+                        }
+                        a->env[a->n_env++] = optarg;
+                        break;
+                case OPT_ENV_FILE: a->env_file = optarg; break;
+                case OPT_TIMEOUT:
+                        if (parse_duration(optarg, &a->timeout_ns) < 0 || a->timeout_ns == 0) {
+                                usage_error("--timeout '%s': not a duration (90s, 5m, 1h)", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case OPT_NAME: a->name = optarg; break;
+                case OPT_EVENTS: a->events = optarg; break;
+                case OPT_BACKEND:
+                        if (!streq(optarg, "native")) {
+                                usage_error("--backend '%s': only 'native' is available", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case OPT_LOG_LEVEL:
+                        if (log_set_level_from_string(optarg) < 0) {
+                                usage_error("--log-level '%s': error, warning, info or debug", optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case 't': a->tty = 1; break;
+                case 'T': a->tty = 0; break;
+                case 'h': run_help(); return 1;
+                case OPT_UNSUPPORTED:
+                        usage_error("%s: network egress is not available yet; a sandbox has "
+                                    "loopback only", argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (optind >= argc) {
+                usage_error("%s", "no command given");
+                return -EINVAL;
+        }
+        a->argv = argv + optind;
+        return 0;
+}
+
+/* The agent's environment: a clean one, never the caller's (DESIGN §6). */
+struct envv {
+        char **v;
+        size_t n;
+};
+
+static int env_set(struct envv *e, const char *key, size_t klen, const char *value) {
+        char *s;
+
+        if (asprintf(&s, "%.*s=%s", (int) klen, key, value) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < e->n; i++)
+                if (strncmp(e->v[i], key, klen) == 0 && e->v[i][klen] == '=') {
+                        free(e->v[i]);
+                        e->v[i] = s;
+                        return 0;
+                }
+        {
+                char **nv = realloc(e->v, (e->n + 2) * sizeof *nv);
+
+                if (!nv) {
+                        free(s);
+                        return -ENOMEM;
+                }
+                e->v = nv;
+                e->v[e->n++] = s;
+                e->v[e->n] = NULL;
+        }
+        return 0;
+}
+
+static void env_done(struct envv *e) {
+        for (size_t i = 0; i < e->n; i++)
+                free(e->v[i]);
+        free(e->v);
+}
+
+static bool env_name_valid(const char *k, size_t n) {
+        if (n == 0 || !(k[0] == '_' || (k[0] | 0x20) >= 'a') || (k[0] | 0x20) > 'z')
+                if (k[0] != '_')
+                        return false;
+        for (size_t i = 0; i < n; i++)
+                if (!(k[i] == '_' || (k[i] >= '0' && k[i] <= '9') || ((k[i] | 0x20) >= 'a' &&
+                                                                     (k[i] | 0x20) <= 'z')))
+                        return false;
+        return true;
+}
+
+static int env_build(const struct run_args *a, const struct policy *p, const struct run_user *u,
+                     struct envv *e) {
+        extern char **environ;
+        const char *path = getenv("PATH");
+
+        if (env_set(e, "PATH", 4, path ?: "/usr/local/bin:/usr/bin:/bin") < 0 ||
+            env_set(e, "HOME", 4, u->home) < 0 || env_set(e, "USER", 4, u->name) < 0 ||
+            env_set(e, "LOGNAME", 7, u->name) < 0)
+                return -ENOMEM;
+        for (char **v = environ; *v; v++) {
+                const char *eq = strchr(*v, '=');
+
+                if (!eq)
+                        continue;
+                if (strncmp(*v, "TERM=", 5) == 0 || strncmp(*v, "LANG=", 5) == 0 ||
+                    strncmp(*v, "LC_", 3) == 0 || strncmp(*v, "TZ=", 3) == 0 ||
+                    strncmp(*v, "COLORTERM=", 10) == 0)
+                        if (env_set(e, *v, (size_t) (eq - *v), eq + 1) < 0)
+                                return -ENOMEM;
+        }
+        for (size_t i = 0; i < p->n_env; i++) {
+                const char *eq = strchr(p->env[i], '=');
+
+                if (eq && env_set(e, p->env[i], (size_t) (eq - p->env[i]), eq + 1) < 0)
+                        return -ENOMEM;
+        }
+        if (a->env_file) {
+                _cleanup_free_ char *buf = NULL;
+                unsigned line = 0;
+                int r = read_full_file(a->env_file, 1 << 20, &buf, NULL);
+
+                if (r < 0) {
+                        log_error("--env-file '%s': %s", a->env_file, strerror(-r));
+                        return -EINVAL;
+                }
+                for (char *s = buf, *nl; s && *s; s = nl) {
+                        char *eq;
+
+                        line++;
+                        nl = strchr(s, '\n');
+                        if (nl)
+                                *nl++ = 0;
+                        while (*s == ' ' || *s == '\t')
+                                s++;
+                        if (!*s || *s == '#')
+                                continue;
+                        if (strncmp(s, "export ", 7) == 0)
+                                s += 7;
+                        eq = strchr(s, '=');
+                        if (!eq || !env_name_valid(s, (size_t) (eq - s))) {
+                                log_error("--env-file '%s':%u: not KEY=VALUE", a->env_file, line);
+                                return -EINVAL;
+                        }
+                        {
+                                char *v = eq + 1;
+                                size_t vl = strlen(v);
+
+                                if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+                                        v[vl - 1] = 0;
+                                        v++;
+                                }
+                                if (env_set(e, s, (size_t) (eq - s), v) < 0)
+                                        return -ENOMEM;
+                        }
+                }
+        }
+        for (size_t i = 0; i < a->n_env; i++) {
+                const char *k = a->env[i], *eq = strchr(k, '=');
+                size_t kl = eq ? (size_t) (eq - k) : strlen(k);
+
+                if (!env_name_valid(k, kl)) {
+                        log_error("--env '%s': not a variable name", k);
+                        return -EINVAL;
+                }
+                if (eq) {
+                        if (env_set(e, k, kl, eq + 1) < 0)
+                                return -ENOMEM;
+                } else {
+                        /* By name only: the value never shows on a command line. */
+                        const char *v = getenv(k);
+
+                        if (!v)
+                                log_warning("--env %s: not set in the caller's environment", k);
+                        else if (env_set(e, k, kl, v) < 0)
+                                return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+/* A relay between two fds the supervisor holds (caller's terminal ↔ pty or pipes). */
+struct relay {
+        int src, dst;
+        bool close_dst; /* dst is ours: close it at src EOF (the agent's stdin pipe) */
+        bool done;
+        size_t len, off;
+        char buf[16384];
+};
+
+static void relay_pump(struct relay *r, short revents_src, short revents_dst) {
+        if (r->done)
+                return;
+        if (r->len == 0 && (revents_src & (POLLIN | POLLHUP | POLLERR))) {
+                ssize_t n = read(r->src, r->buf, sizeof r->buf);
+
+                if (n > 0) {
+                        r->len = (size_t) n;
+                        r->off = 0;
+                } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                        r->done = true; /* EOF, or EIO from a pty whose last holder closed */
+                        if (r->close_dst)
+                                r->dst = safe_close(r->dst);
+                        return;
+                }
+        }
+        if (r->len > 0 && (revents_dst & POLLOUT || revents_src)) {
+                ssize_t n = write(r->dst, r->buf + r->off, r->len);
+
+                if (n > 0) {
+                        r->off += (size_t) n;
+                        r->len -= (size_t) n;
+                } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                        r->done = true;
+                        r->len = 0;
+                }
+        }
+}
+
+/* After the tree is gone: whatever is still buffered in our pipes or the pty. */
+static void relay_drain(struct relay *r) {
+        int fl = fcntl(r->src, F_GETFL);
+
+        if (r->done || r->close_dst)
+                return;
+        (void) fcntl(r->src, F_SETFL, fl | O_NONBLOCK);
+        for (int i = 0; i < 4096 && !r->done; i++) {
+                relay_pump(r, POLLIN, POLLOUT);
+                if (r->len == 0 && !r->done) {
+                        struct pollfd p = { .fd = r->src, .events = POLLIN };
+
+                        if (poll(&p, 1, 0) <= 0)
+                                break;
+                }
+        }
+}
+
+static void report_created(const char *path, void *userdata) {
+        struct events *ev = userdata;
+        json_object *d = json_object_new_object();
+
+        log_warning("persistence: the agent created '%s', which the host may run later: "
+                    "review it before you use this directory", path);
+        json_object_object_add(d, "path", json_object_new_string(path));
+        events_emit(ev, EVENT_PERSISTENCE_CREATED, CAISSON_REASON_PERSISTENCE_CREATED, d);
+}
+
+static int warn_missing_paths(const struct caisson_intent *in, bool from_default) {
+        for (size_t i = 0; i < in->n_paths; i++) {
+                struct stat st;
+
+                if (rootfs_is_virtual(in->paths[i].path) || lstat(in->paths[i].path, &st) == 0)
+                        continue;
+                if (from_default && !(in->paths[i].flags & (CAISSON_PATH_CLI | CAISSON_PATH_WORKDIR)))
+                        log_debug("policy: '%s' does not exist here; skipped", in->paths[i].path);
+                else
+                        log_warning("policy: '%s' does not exist on this host; it grants nothing",
+                                    in->paths[i].path);
+        }
+        return 0;
+}
+
+void print_error(const struct caisson_error *err) {
+        char buf[512];
+
+        fprintf(stderr, "caisson: %s\n", cs_error_format(err, buf, sizeof buf));
+}
+
+static int load_policy(const char *path, struct policy **ret, struct caisson_error *err) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        int r;
+
+        if (!path)
+                return policy_load_default(ret, err);
+        r = read_full_file(path, POLICY_MAX_BYTES, &buf, &size);
+        if (r == -EFBIG)
+                return cs_fail(err, CAISSON_LAYER_POLICY, CAISSON_REASON_POLICY_TOO_LARGE, 0,
+                               "%s: larger than %d bytes", path, POLICY_MAX_BYTES);
+        if (r < 0)
+                return cs_fail(err, CAISSON_LAYER_POLICY, CAISSON_REASON_POLICY_IO, -r,
+                               "read '%s'", path);
+        return policy_load(buf, size, path, ret, err);
+}
+
+int policy_load_file(const char *path, struct policy **ret, struct caisson_error *err);
+int policy_load_file(const char *path, struct policy **ret, struct caisson_error *err) {
+        return load_policy(path, ret, err);
+}
+
+static void print_notice(const char *line, void *userdata) {
+        (void) userdata;
+        log_warning("%s", line);
+}
+
+struct supervise {
+        struct lifecycle *lc;
+        struct events *ev;
+        pid_t agent;
+        int exit_code;
+        bool timed_out, killed_by_filter, lost;
+};
+
+static void handle_backend_events(struct supervise *s) {
+        struct caisson_event e;
+        struct caisson_error err = { 0 };
+
+        while (s->lc->backend->next_event(s->lc->boundary, &e, &err) > 0) {
+                json_object *d = json_object_new_object();
+
+                switch (e.kind) {
+                case CAISSON_EVENT_SYSCALL_DENIED:
+                case CAISSON_EVENT_SYSCALL_KILLED:
+                        json_object_object_add(d, "syscall", json_object_new_string(e.syscall));
+                        json_object_object_add(d, "nr", json_object_new_int(e.syscall_nr));
+                        json_object_object_add(d, "pid", json_object_new_int(e.pid));
+                        json_object_object_add(d, "binary", json_object_new_string(e.binary));
+                        if (e.kind == CAISSON_EVENT_SYSCALL_KILLED) {
+                                json_object_object_add(d, "action", json_object_new_string("kill"));
+                                if (!s->killed_by_filter)
+                                        log_error("seccomp: '%s' by pid %d (%s) is denied and "
+                                                  "seccomp.on_violation is kill: killing the sandbox",
+                                                  e.syscall, e.pid, e.binary);
+                                s->killed_by_filter = true;
+                        } else
+                                log_info("seccomp: denied '%s' to pid %d (%s)", e.syscall, e.pid,
+                                         e.binary);
+                        events_emit(s->ev, EVENT_SYSCALL_DENIED, e.reason, d);
+                        break;
+                case CAISSON_EVENT_PROCESS_EXITED:
+                        if (e.pid == s->agent) {
+                                if (WIFEXITED(e.status))
+                                        s->exit_code = WEXITSTATUS(e.status);
+                                else if (WIFSIGNALED(e.status))
+                                        s->exit_code = 128 + WTERMSIG(e.status);
+                                json_object_object_add(d, "pid", json_object_new_int(e.pid));
+                                json_object_object_add(d, "exit_code", json_object_new_int(s->exit_code));
+                                if (WIFSIGNALED(e.status))
+                                        json_object_object_add(d, "signal",
+                                                               json_object_new_int(WTERMSIG(e.status)));
+                                events_emit(s->ev, EVENT_AGENT_EXITED, e.reason, d);
+                                s->agent = 0;
+                        } else
+                                json_object_put(d);
+                        break;
+                case CAISSON_EVENT_BOUNDARY_LOST:
+                        json_object_put(d);
+                        s->lost = true;
+                        break;
+                default:
+                        json_object_put(d);
+                        break;
+                }
+        }
+}
+
+int cmd_run(int argc, char **argv) {
+        _cleanup_(policy_freep) struct policy *p = NULL, *def = NULL;
+        _cleanup_(policy_compiled_freep) struct policy_compiled *pc = NULL;
+        _cleanup_close_ int sfd = -1, tfd = -1;
+        struct run_args a = { 0 };
+        struct caisson_error err = { 0 };
+        struct run_user u;
+        struct lifecycle lc = { 0 };
+        struct events ev = { .fd = -1 };
+        struct envv env = { 0 };
+        struct terminal term = { .in_fd = 0, .out_fd = 1, .master = -1, .slave = -1 };
+        struct relay relays[3];
+        size_t n_relays = 0;
+        int agent_fds[3] = { 0, 1, 2 }, owned[3] = { -1, -1, -1 };
+        struct supervise sv = { .lc = &lc, .ev = &ev, .exit_code = EXIT_CAISSON };
+        char id[13], state_dir[256], workdir[PATH_MAX];
+        char **persist_candidates = NULL;
+        size_t n_persist = 0;
+        bool state_made = false, use_pty;
+        sigset_t mask;
+        pid_t agent = 0;
+        int r, ret = EXIT_CAISSON;
+
+        r = parse_args(argc, argv, &a);
+        if (r != 0) {
+                run_args_done(&a);
+                return r > 0 ? 0 : EXIT_CAISSON;
+        }
+        /* Nothing is built before this check: without root there is nothing half-made. */
+        if (geteuid() != 0) {
+                fprintf(stderr, "caisson: run needs root (the native backend builds namespaces, "
+                                "mounts and cgroups); try 'sudo caisson run ...'\n");
+                goto out;
+        }
+
+        r = load_policy(a.policy, &p, &err);
+        if (r >= 0 && !p->has_filesystem_policy)
+                r = policy_load_default(&def, &err);
+        if (r < 0) {
+                print_error(&err);
+                goto out;
+        }
+        if (p->has_network_policies && p->n_network > 0) {
+                fprintf(stderr, "caisson: policy: %s: network_policies are not enforced by this "
+                                "version (egress boundary not available yet); refusing to run "
+                                "rather than ignore them. Remove them (a sandbox has loopback "
+                                "only) or use 'network_policies: {}'\n",
+                        a.policy ?: "built-in");
+                goto out;
+        }
+        if (p->has_network_middlewares && p->n_middlewares > 0) {
+                fprintf(stderr, "caisson: policy: %s: network_middlewares cannot be enforced; "
+                                "refusing to run\n", a.policy ?: "built-in");
+                goto out;
+        }
+        policy_notices(p, print_notice, NULL);
+
+        r = user_resolve(p->run_as_user, p->run_as_group, &u, &err);
+        if (r < 0) {
+                print_error(&err);
+                goto out;
+        }
+        if (a.workdir) {
+                if (!realpath(a.workdir, workdir)) {
+                        log_error("--workdir '%s': %s", a.workdir, strerror(errno));
+                        goto out;
+                }
+        } else if (!getcwd(workdir, sizeof workdir)) {
+                log_error("cannot read the current directory: %s", strerror(errno));
+                goto out;
+        }
+        r = policy_expand(p, u.home, workdir, &err);
+        if (r >= 0 && def)
+                r = policy_expand(def, u.home, workdir, &err);
+        if (r < 0) {
+                print_error(&err);
+                goto out;
+        }
+        if (random_hex(id, 6) < 0) {
+                log_error("no randomness for the sandbox id");
+                goto out;
+        }
+        (void) snprintf(state_dir, sizeof state_dir, "%s/%s", CAISSON_RUN_DIR, id);
+
+        {
+                struct policy_compile_opts o = {
+                        .sandbox_id = id, .state_dir = state_dir, .workdir = workdir,
+                        .home = u.home, .uid = u.uid, .gid = u.gid, .fs_default = def,
+                        .cli_ro = a.ro, .n_cli_ro = a.n_ro, .cli_rw = a.rw, .n_cli_rw = a.n_rw,
+                };
+                const struct policy *fs = p->has_filesystem_policy ? p : def;
+
+                r = policy_compile(p, &o, &pc, &err);
+                if (r < 0) {
+                        if (streq(workdir, "/") && fs->include_workdir)
+                                fprintf(stderr, "caisson: the workdir is '/', which may not be "
+                                                "read-write: run from a project directory or "
+                                                "pass --workdir\n");
+                        else
+                                print_error(&err);
+                        goto out;
+                }
+                (void) warn_missing_paths(&pc->intent, !a.policy || !p->has_filesystem_policy);
+        }
+        if (env_build(&a, p, &u, &env) < 0)
+                goto out;
+
+        if (events_open(&ev, a.events, id) < 0) {
+                log_error("--events '%s': %s", a.events, strerror(errno));
+                goto out;
+        }
+        r = lifecycle_init(&lc, &caisson_backend_native, &err);
+        if (r < 0) {
+                print_error(&err);
+                goto out;
+        }
+
+        /* Signals are read from a signalfd in the loop; block them before anything forks. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGQUIT);
+        sigaddset(&mask, SIGUSR1);
+        sigaddset(&mask, SIGUSR2);
+        sigaddset(&mask, SIGWINCH);
+        sigaddset(&mask, SIGCHLD);
+        (void) signal(SIGPIPE, SIG_IGN);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+            (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+                log_error("signalfd: %s", strerror(errno));
+                goto out;
+        }
+
+        if (state_create(id, a.name, state_dir, sizeof state_dir, &err) < 0) {
+                print_error(&err);
+                goto out;
+        }
+        state_made = true;
+        (void) persist_missing(pc->paths, pc->intent.n_paths,
+                               (char *const *) pc->persistence, pc->intent.n_persistence_paths,
+                               &persist_candidates, &n_persist);
+
+        {
+                json_object *d = json_object_new_object();
+
+                json_object_object_add(d, "backend", json_object_new_string("native"));
+                json_object_object_add(d, "name", json_object_new_string(a.name ?: ""));
+                json_object_object_add(d, "uid", json_object_new_int((int) u.uid));
+                events_emit(&ev, EVENT_SANDBOX_CREATED, CAISSON_REASON_NONE, d);
+        }
+        r = lifecycle_ensure(&lc, &pc->intent, &err);
+        if (r < 0) {
+                print_error(&err);
+                goto out;
+        }
+        if (lc.att.degraded & CAISSON_DEGRADED_LANDLOCK) {
+                json_object *d = json_object_new_object();
+
+                log_warning("landlock: unavailable on this kernel; running without it because "
+                            "landlock.compatibility is best_effort");
+                json_object_object_add(d, "layer", json_object_new_string("landlock"));
+                events_emit(&ev, EVENT_LAYER_DEGRADED, CAISSON_REASON_LANDLOCK_UNAVAILABLE, d);
+        }
+        for (unsigned bit = CAISSON_DEGRADED_MEMORY; bit <= CAISSON_DEGRADED_CPU; bit <<= 1)
+                if (lc.att.degraded & bit) {
+                        const char *what = bit == CAISSON_DEGRADED_MEMORY ? "memory" :
+                                           bit == CAISSON_DEGRADED_PIDS ? "pids" : "cpu";
+                        json_object *d = json_object_new_object();
+
+                        log_warning("resources.%s: no cgroup controller can enforce it here; "
+                                    "running without it (resources.on_unsupported: warn)", what);
+                        json_object_object_add(d, "layer", json_object_new_string(what));
+                        events_emit(&ev, EVENT_LAYER_DEGRADED, CAISSON_REASON_RESOURCE_UNSUPPORTED, d);
+                }
+        r = lifecycle_ready(&lc, &err);
+        if (r < 0) {
+                print_error(&err);
+                goto out;
+        }
+        events_emit(&ev, EVENT_BOUNDARY_READY, CAISSON_REASON_NONE, NULL);
+
+        /* Stdio: a pty when the caller is on a terminal (or -t); else pipes in place of any
+         * terminal fd, so the caller's terminal never enters the sandbox. */
+        use_pty = a.tty == 1 || (a.tty == -1 && isatty(0));
+        if (use_pty) {
+                r = terminal_open_pty(&term, lc.att.pts_fd, &err);
+                if (r < 0) {
+                        print_error(&err);
+                        goto out;
+                }
+                agent_fds[0] = agent_fds[1] = agent_fds[2] = term.slave;
+                (void) fcntl(term.master, F_SETFL, fcntl(term.master, F_GETFL) | O_NONBLOCK);
+                relays[n_relays++] = (struct relay) { .src = 0, .dst = term.master };
+                relays[n_relays++] = (struct relay) { .src = term.master, .dst = 1 };
+        } else {
+                for (int i = 0; i < 3; i++) {
+                        int pp[2];
+
+                        if (!isatty(i))
+                                continue;
+                        if (pipe2(pp, O_CLOEXEC) < 0) {
+                                log_error("pipe: %s", strerror(errno));
+                                goto out;
+                        }
+                        if (i == 0) {
+                                agent_fds[0] = owned[0] = pp[0];
+                                (void) fcntl(pp[1], F_SETFL, O_NONBLOCK);
+                                relays[n_relays++] = (struct relay) { .src = 0, .dst = pp[1],
+                                                                      .close_dst = true };
+                        } else {
+                                agent_fds[i] = owned[i] = pp[1];
+                                (void) fcntl(pp[0], F_SETFL, O_NONBLOCK);
+                                relays[n_relays++] = (struct relay) { .src = pp[0], .dst = i };
+                        }
+                }
+        }
+
+        {
+                struct caisson_spawn spec = {
+                        .size = sizeof spec,
+                        .argv = (const char *const *) a.argv,
+                        .envp = (const char *const *) env.v,
+                        .cwd = workdir,
+                        .stdio = { agent_fds[0], agent_fds[1], agent_fds[2] },
+                        .controlling_tty = use_pty,
+                };
+
+                r = lifecycle_start(&lc, &spec, &agent, &err);
+                /* Our copies of the agent's ends go now, so EOF/EIO reach the relays. */
+                term.slave = safe_close(term.slave);
+                for (int i = 0; i < 3; i++)
+                        owned[i] = safe_close(owned[i]);
+                if (r < 0) {
+                        print_error(&err);
+                        ret = err.code == CAISSON_REASON_EXEC_NOT_FOUND ? 127 :
+                              err.code == CAISSON_REASON_EXEC_NOT_EXECUTABLE ? 126 : EXIT_CAISSON;
+                        goto out;
+                }
+        }
+        sv.agent = agent;
+        {
+                json_object *d = json_object_new_object();
+
+                json_object_object_add(d, "pid", json_object_new_int(agent));
+                json_object_object_add(d, "argv0", json_object_new_string(a.argv[0]));
+                events_emit(&ev, EVENT_AGENT_STARTED, CAISSON_REASON_NONE, d);
+        }
+        if (use_pty && terminal_make_raw(&term) < 0)
+                log_warning("terminal: cannot set raw mode: %s", strerror(errno));
+
+        if (a.timeout_ns) {
+                struct itimerspec its = { .it_value = { (time_t) (a.timeout_ns / 1000000000ULL),
+                                                        (long) (a.timeout_ns % 1000000000ULL) } };
+
+                tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+                if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0) {
+                        log_error("timerfd: %s", strerror(errno));
+                        (void) lc.backend->kill(lc.boundary, 0, SIGKILL, NULL);
+                        goto out;
+                }
+        }
+
+        while (sv.agent && !sv.lost && !sv.timed_out) {
+                struct pollfd pfd[3 + 2 * 3];
+                size_t n = 0;
+
+                pfd[n++] = (struct pollfd) { .fd = sfd, .events = POLLIN };
+                pfd[n++] = (struct pollfd) { .fd = lc.att.events_fd, .events = POLLIN };
+                pfd[n++] = (struct pollfd) { .fd = tfd, .events = POLLIN };
+                for (size_t i = 0; i < n_relays; i++) {
+                        struct relay *rl = &relays[i];
+
+                        pfd[n++] = (struct pollfd) { .fd = rl->done || rl->len ? -1 : rl->src,
+                                                     .events = POLLIN };
+                        pfd[n++] = (struct pollfd) { .fd = rl->done || !rl->len ? -1 : rl->dst,
+                                                     .events = POLLOUT };
+                }
+                if (poll(pfd, n, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_error("poll: %s", strerror(errno));
+                        break;
+                }
+                if (pfd[0].revents) {
+                        struct signalfd_siginfo si;
+
+                        while (read(sfd, &si, sizeof si) == sizeof si) {
+                                if (si.ssi_signo == SIGCHLD)
+                                        continue; /* init's exit shows up as boundary lost */
+                                if (si.ssi_signo == SIGWINCH) {
+                                        terminal_resize(&term);
+                                        continue;
+                                }
+                                /* Forwarded to the agent; it decides how to end. */
+                                (void) lc.backend->kill(lc.boundary, sv.agent, (int) si.ssi_signo, NULL);
+                        }
+                }
+                if (pfd[1].revents)
+                        handle_backend_events(&sv);
+                if (pfd[2].revents) {
+                        sv.timed_out = true;
+                        log_error("--timeout ran out: killing the sandbox");
+                }
+                for (size_t i = 0; i < n_relays; i++)
+                        relay_pump(&relays[i], pfd[3 + 2 * i].revents, pfd[4 + 2 * i].revents);
+        }
+
+        if (sv.timed_out)
+                ret = 124;
+        else if (sv.killed_by_filter)
+                ret = 128 + SIGKILL;
+        else if (sv.lost && sv.agent) {
+                log_error("the sandbox's init died: the sandbox is gone");
+                ret = EXIT_CAISSON;
+        } else
+                ret = sv.exit_code;
+
+out:
+        /* The whole tree dies with the agent: daemonized grandchildren too. */
+        if (lc.boundary) {
+                (void) lc.backend->kill(lc.boundary, 0, SIGKILL, NULL);
+                handle_backend_events(&sv);
+        }
+        lifecycle_teardown(&lc);
+        for (size_t i = 0; i < n_relays; i++)
+                relay_drain(&relays[i]);
+        for (size_t i = 0; i < n_relays; i++)
+                if (relays[i].close_dst)
+                        relays[i].dst = safe_close(relays[i].dst);
+                else if (relays[i].src > 2)
+                        relays[i].src = safe_close(relays[i].src);
+        term.master = -1;
+        terminal_restore();
+        if (persist_candidates) {
+                for (size_t i = 0; i < n_persist; i++) {
+                        struct stat st;
+
+                        if (lstat(persist_candidates[i], &st) == 0)
+                                report_created(persist_candidates[i], &ev);
+                        free(persist_candidates[i]);
+                }
+                free(persist_candidates);
+        }
+        if (state_made) {
+                state_remove(id);
+                events_emit(&ev, EVENT_SANDBOX_DESTROYED, CAISSON_REASON_NONE, NULL);
+        }
+        events_close(&ev);
+        env_done(&env);
+        run_args_done(&a);
+        return ret;
+}

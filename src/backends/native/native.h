@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal to the native backend: the boundary object and the init protocol. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "caisson/backend.h"
+#include "cgroup.h"
+#include "persist-names.h"
+#include "syscall-filter.h"
+
+#define NATIVE_MAX_PROCS 64 /* processes started by start_agent/exec tracked at once */
+
+/* What init needs to build the view and the ceiling; a deep copy of the intent, taken
+ * before clone so the child owns its memory. */
+struct native_config {
+        char id[32];
+        char state_dir[256];
+        char root[300];          /* <state_dir>/root: where the new root is assembled */
+        char hostname[65];
+        char workdir[4096];
+        struct caisson_path_rule *paths; /* path strings owned by this struct */
+        size_t n_paths;
+        char **persist_extra;
+        size_t n_persist_extra;
+        bool persist_protect;
+        uid_t uid;
+        gid_t gid;
+        int landlock_abi;        /* > 0: apply; <= 0: skip (best effort, already reported) */
+        struct syscall_filter filter;
+};
+
+struct native_proc {
+        pid_t ns_pid;   /* pid inside the sandbox (init's view) */
+        pid_t host_pid;
+};
+
+struct caisson_boundary {
+        struct native_config cfg;
+        struct cgroup_layout layout;
+        struct cgroup_set *cg;
+        uint32_t on_violation;
+
+        pid_t init_pid;          /* host pid; 0 until cloned */
+        int init_pidfd;
+        int ctl_fd;              /* SOCK_SEQPACKET to init */
+        int listener_fd;         /* seccomp user notification */
+        int netns_fd;
+        int pts_fd;              /* O_PATH of the sandbox's /dev/pts */
+        int epoll_fd;            /* events_fd: ctl_fd + listener_fd */
+
+        bool ready;              /* boundary_ready succeeded */
+        bool started;            /* start_agent succeeded */
+        bool init_lost;
+        struct native_proc procs[NATIVE_MAX_PROCS];
+};
+
+/* Messages on ctl_fd (SOCK_SEQPACKET; fds ride along with SCM_RIGHTS). */
+enum init_msg_type {
+        INIT_MSG_GO = 1,       /* sup → init: cgroups attached, build the view */
+        INIT_MSG_READY,        /* init → sup: ceiling in place; carries the seccomp listener */
+        INIT_MSG_ERROR,        /* init → sup: struct caisson_error; init exits */
+        INIT_MSG_SPAWN,        /* sup → init: fds stdin,stdout,stderr,status,payload(memfd) */
+        INIT_MSG_SPAWNED,      /* init → sup: ns pid, or error */
+        INIT_MSG_EXITED,       /* init → sup: a spawned process ended */
+        INIT_MSG_SIGNAL,       /* sup → init: signal a spawned process (ns pid) */
+};
+
+struct init_msg {
+        uint32_t type;
+        int32_t pid;           /* ns pid (SPAWNED, EXITED, SIGNAL) */
+        int32_t status;        /* EXITED: wait status; SIGNAL: signal number */
+        uint32_t flags;        /* SPAWN: CAISSON_SPAWN_* | INIT_SPAWN_TTY */
+        struct caisson_error err;
+};
+#define INIT_SPAWN_TTY 0x80000000u
+
+/* init.c: runs as pid 1 of the new pid namespace; never returns. */
+_Noreturn void init_main(struct native_config *cfg, int ctl_fd);
+
+/* rootfs.c (inside the new mount namespace, as root) */
+int rootfs_build(const struct native_config *cfg, struct caisson_error *err);
+int rootfs_pivot(const char *root, struct caisson_error *err);
+int rootfs_bind(const char *src, const char *dst, uint64_t attr_set, struct caisson_error *err);
+
+/* persist.c */
+/* Protects existing persistence files under the read-write paths of cfg (inside the new
+ * root, before pivot_root: paths are prefixed with cfg->root). */
+int persist_protect(const struct native_config *cfg, struct caisson_error *err);
+
+/* ceiling.c (child side; no allocation) */
+int ceiling_drop_privileges(uid_t uid, gid_t gid, struct caisson_error *err);
+int ceiling_process(const int stdio[3], int status_fd, bool controlling_tty,
+                    struct caisson_error *err);
+
+/* net.c */
+int net_loopback_up(struct caisson_error *err);
+int net_verify_isolated(int netns_fd, struct caisson_error *err);
+
+/* init protocol helpers (init.c) */
+int init_send(int fd, const struct init_msg *m, const int *fds, size_t n_fds);
+ssize_t init_recv(int fd, struct init_msg *m, int *fds, size_t max_fds, size_t *ret_n_fds);

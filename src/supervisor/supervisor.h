@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "caisson/backend.h"
+#include "caisson/types.h"
+
+#define CAISSON_RUN_DIR "/run/caisson"
+#define EXIT_CAISSON 125
+
+/* events.c — stable event names live only here. */
+enum event_type {
+        EVENT_SANDBOX_CREATED,
+        EVENT_BOUNDARY_READY,
+        EVENT_AGENT_STARTED,
+        EVENT_PROCESS_EXEC,
+        EVENT_SYSCALL_DENIED,
+        EVENT_FS_DENIED,
+        EVENT_RESOURCE_LIMIT,
+        EVENT_AGENT_EXITED,
+        EVENT_SANDBOX_DESTROYED,
+        EVENT_PERSISTENCE_CREATED,
+        EVENT_LAYER_DEGRADED,
+        _EVENT_TYPE_MAX
+};
+const char *event_type_to_string(enum event_type t);
+
+struct events {
+        int fd;            /* --events file, or -1 */
+        uint64_t seq;
+        char sandbox[32];
+};
+int events_open(struct events *ev, const char *path, const char *sandbox);
+/* Writes one record; takes ownership of details (may be NULL). Never blocks enforcement
+ * for long: a failed write is reported once and dropped. */
+void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_object *details);
+void events_close(struct events *ev);
+
+/* lifecycle.c — the contract, in order. */
+enum lifecycle_state {
+        LIFECYCLE_NONE,
+        LIFECYCLE_BOUNDARY,  /* ensure_boundary + bind done */
+        LIFECYCLE_READY,
+        LIFECYCLE_RUNNING,
+        LIFECYCLE_DESTROYED,
+        _LIFECYCLE_STATE_MAX
+};
+struct lifecycle {
+        const struct caisson_backend_v1 *backend;
+        struct caisson_boundary *boundary;
+        struct caisson_attachment att;
+        enum lifecycle_state state;
+};
+int lifecycle_init(struct lifecycle *lc, const struct caisson_backend_v1 *be,
+                   struct caisson_error *err);
+int lifecycle_ensure(struct lifecycle *lc, const struct caisson_intent *intent,
+                     struct caisson_error *err);
+int lifecycle_ready(struct lifecycle *lc, struct caisson_error *err);
+int lifecycle_start(struct lifecycle *lc, const struct caisson_spawn *spec, pid_t *ret_pid,
+                    struct caisson_error *err);
+void lifecycle_teardown(struct lifecycle *lc);
+const char *lifecycle_state_to_string(enum lifecycle_state s);
+
+/* The built-in backends. */
+extern const struct caisson_backend_v1 caisson_backend_native;
+
+/* user.c */
+struct run_user {
+        uid_t uid;
+        gid_t gid;
+        char name[64];
+        char home[4096];
+};
+/* Resolves process.run_as_user/group (NULL = default: SUDO_UID unless 0, else 65534). */
+int user_resolve(const char *user, const char *group, struct run_user *ret,
+                 struct caisson_error *err);
+
+/* state.c */
+struct sandbox_state {
+        char id[32];
+        char name[128];
+        pid_t supervisor_pid;
+        unsigned long long starttime;
+};
+int state_create(const char *id, const char *name, char *ret_dir, size_t size,
+                 struct caisson_error *err);
+void state_remove(const char *id);
+int state_read(const char *id, struct sandbox_state *ret);
+/* 1 if the supervisor that wrote the state is alive (pid and start time both match). */
+int state_alive(const struct sandbox_state *s);
+
+/* terminal.c */
+struct terminal {
+        int in_fd;              /* caller's terminal (stdin) */
+        int out_fd;             /* caller's stdout */
+        int master;             /* pty master, or -1 */
+        int slave;              /* pty slave for the agent (closed after start) */
+        bool raw;               /* caller's terminal modes saved and set raw */
+};
+int terminal_open_pty(struct terminal *t, int pts_fd, struct caisson_error *err);
+int terminal_make_raw(struct terminal *t);
+void terminal_resize(struct terminal *t);
+void terminal_restore(void);
+
+/* commands */
+int cmd_run(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+void print_error(const struct caisson_error *err);
