@@ -1,0 +1,37 @@
+#!/bin/sh
+# Installs dependencies, builds, and runs the whole test suite as CI does: unit, fuzz
+# replay, abi, the root integration suites, then everything again under ASan+UBSan.
+# Root suites must run (CAISSON_TEST_REQUIRE_ROOT turns their skip into a failure).
+set -eu
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+        echo "scripts/test.sh: run as root (the integration suites build real sandboxes)" >&2
+        exit 1
+fi
+sh scripts/install-deps.sh
+export CAISSON_TEST_REQUIRE_ROOT=1
+
+[ -f build/build.ninja ] || meson setup build
+ninja -C build
+meson test -C build --print-errorlogs --num-processes 2
+
+[ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined \
+        -Db_lundef=false -Dbuildtype=debug
+ninja -C build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        meson test -C build-asan --print-errorlogs --num-processes 2
+
+# The fuzz targets under libFuzzer, briefly (clang).
+if command -v clang >/dev/null; then
+        [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true \
+                -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+        ninja -C build-fuzz tests/fuzz/fuzz-policy
+        for t in build-fuzz/tests/fuzz/fuzz-*; do
+                name=$(basename "$t" | sed 's/^fuzz-//')
+                "$t" -max_total_time=20 -rss_limit_mb=1024 -timeout=5 \
+                        "tests/fuzz/corpus/$name" >"build-fuzz/$name.log" 2>&1 ||
+                        { tail -30 "build-fuzz/$name.log"; exit 1; }
+                echo "fuzz-$name: $(grep -c . "build-fuzz/$name.log") log lines, no crash"
+        done
+fi
+echo "all suites passed"
