@@ -22,11 +22,14 @@ struct landlock_path {
         bool read_write;
 };
 
-/* Creates the ruleset for the given ABI and adds one rule per path, each opened O_PATH
- * (before privileges drop). A path that does not exist is skipped (returns it in
- * *ret_skipped count; the caller already warned). Refuses to return an empty ruleset. */
+/* Creates the ruleset for the given ABI (all its FS rights handled, plus the ABI 6 scopes; no
+ * net rights) and adds one rule per path, each opened O_PATH, following symlinks (before
+ * privileges drop). A path that does not exist is skipped: the return value is the number of
+ * skipped paths (>= 0; the caller already warned). Refuses to return an empty ruleset.
+ * On success *ret_ruleset_fd is a new O_CLOEXEC fd owned by the caller. */
 int landlock_prepare(int abi, const struct landlock_path *paths, size_t n, int *ret_ruleset_fd,
                      struct caisson_error *err);
 
-/* Child side: restrict_self (requires NO_NEW_PRIVS). No allocation. */
+/* Child side: restrict_self (requires NO_NEW_PRIVS, or CAP_SYS_ADMIN). No allocation.
+ * Borrows ruleset_fd (the caller closes it, or close_range does). */
 int landlock_apply(int ruleset_fd, struct caisson_error *err);
