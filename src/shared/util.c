@@ -215,8 +215,11 @@ int pid_starttime(pid_t pid, unsigned long long *ret) {
         if (!p)
                 return -EIO;
         p++;
+        /* A zombie is dead for our purposes: its supervisor role ended with it. */
+        if (p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X'))
+                return -ESRCH;
         /* after ") " come fields 3..; starttime is field 22 */
-        for (int field = 2; field < 22 && p; field++)
+        for (int field = 3; field < 22 && p; field++)
                 p = strchr(p + 1, ' ');
         if (!p)
                 return -EIO;

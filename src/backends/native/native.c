@@ -139,6 +139,12 @@ static int clone_init(struct caisson_boundary *b, int child_ctl, struct caisson_
                 args.cgroup = (uint64_t) b->cg->v2_fd;
         }
         pid = sys_clone3(&args, sizeof args);
+        if (pid < 0 && errno == EINVAL && (args.flags & CLONE_INTO_CGROUP)) {
+                /* Kernels before 5.7 lack CLONE_INTO_CGROUP: attach right after, before
+                 * init gets GO, so nothing of the sandbox runs outside the cgroup. */
+                args.flags &= ~CLONE_INTO_CGROUP;
+                pid = sys_clone3(&args, sizeof args);
+        }
         if (pid < 0)
                 return cs_fail(err, CAISSON_LAYER_NAMESPACE, CAISSON_REASON_NAMESPACE_FAILED,
                                errno, "create namespaces (clone3)");
@@ -147,6 +153,7 @@ static int clone_init(struct caisson_boundary *b, int child_ctl, struct caisson_
                 init_main(&b->cfg, child_ctl);
         }
         b->init_pid = (pid_t) pid;
+        b->cloned_into_cgroup = args.flags & CLONE_INTO_CGROUP;
         return 0;
 }
 
@@ -212,6 +219,8 @@ static int native_ensure_boundary(const struct caisson_intent *intent,
         /* v1 hierarchies (and v2 where CLONE_INTO_CGROUP was not possible) before init
          * builds anything: it waits for GO. */
         r = cgroup_attach(b->cg, b->init_pid, err);
+        if (r >= 0 && !b->cloned_into_cgroup && b->cg->v2_fd >= 0)
+                r = cgroup_attach_v2(b->cg, b->init_pid, err);
         if (r < 0)
                 return r;
         if (init_send(b->ctl_fd, &m, NULL, 0) < 0)

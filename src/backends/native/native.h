@@ -51,6 +51,7 @@ struct caisson_boundary {
         int pts_fd;              /* O_PATH of the sandbox's /dev/pts */
         int epoll_fd;            /* events_fd: ctl_fd + listener_fd */
 
+        bool cloned_into_cgroup; /* CLONE_INTO_CGROUP placed init in the v2 cgroup */
         bool ready;              /* boundary_ready succeeded */
         bool started;            /* start_agent succeeded */
         bool init_lost;
