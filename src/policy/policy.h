@@ -22,6 +22,34 @@ struct policy_path {
         struct policy_pos pos;
 };
 
+/* An endpoint's L7 and gateway fields (OPENSHELL-POLICY.md). caisson parses and validates
+ * them all (a typo is still an error) but enforces none: policy-validate.c turns them into
+ * the endpoint's verdict (l7_enforced / l7_audit). NULL / 0 / false = absent. */
+struct policy_l7 {
+        char *path;                      /* HTTP path glob selecting this endpoint */
+        char *tls;                       /* terminate | passthrough | skip */
+        char *enforcement;               /* enforce | audit (absent = audit) */
+        char *access;                    /* read-only | read-write | full */
+        size_t n_rules;                  /* rules[] (an empty list is rejected) */
+        size_t n_deny_rules;             /* deny_rules[] (an empty list is rejected) */
+        bool rules_deny_all;             /* no rule has an effective allow clause */
+        bool allow_encoded_slash;
+        bool websocket_credential_rewrite;
+        bool request_body_credential_rewrite;
+        bool allow_uninspected_credentials;
+        char *credential_signing;        /* sigv4 | sigv4:body | sigv4:no_body */
+        char *signing_service;
+        char *signing_region;
+        char *credential_binding;        /* credential_binding.provider */
+        char *persisted_queries;         /* deny | allow_registered */
+        size_t n_graphql_persisted_queries;
+        uint32_t graphql_max_body_bytes;
+        bool has_mcp;                    /* an mcp: stanza is present */
+        bool mcp_allow_all_known_methods;
+        bool has_json_rpc;               /* a json_rpc: stanza is present */
+        uint32_t json_rpc_max_body_bytes; /* json_rpc.max_body_bytes or mcp.max_body_bytes */
+};
+
 struct policy_endpoint {
         char *host;              /* NULL for a hostless allowed_ips endpoint */
         uint16_t *ports;         /* port, or ports when given (ports wins, with a notice) */
@@ -34,6 +62,8 @@ struct policy_endpoint {
         bool l7_audit;           /* L7 fields that OpenShell only audits (degraded) */
         char *l7_fields;         /* the fields behind the verdict, for messages; may be NULL */
         struct policy_pos pos;
+        struct policy_l7 l7;     /* the L7 fields as written (validated, not enforced) */
+        char *refused_by;        /* "network_middlewares.KEY" that selects it, or NULL */
 };
 
 struct policy_network_entry {
@@ -43,6 +73,23 @@ struct policy_network_entry {
         size_t n_endpoints;
         char **binaries;        /* binaries[].path */
         size_t n_binaries;
+        struct policy_pos pos;
+        bool allows_nothing;    /* no binaries, or none starting with '/': matches nothing, and
+                                 * its L7 fields get no verdict (l7_enforced/l7_audit false) */
+};
+
+/* A network_middlewares entry. caisson runs no middleware: every endpoint an entry
+ * selects is refused (policy_endpoint.refused_by) unless the user widens it. */
+struct policy_middleware {
+        char *key;
+        char *name;             /* defaults to key */
+        char *middleware;       /* implementation name, e.g. "openshell/regex" */
+        int32_t order;
+        char *on_error;         /* fail_closed | fail_open; NULL = fail_closed */
+        char **include;         /* endpoints.include host patterns (non-empty) */
+        size_t n_include;
+        char **exclude;
+        size_t n_exclude;
         struct policy_pos pos;
 };
 
@@ -68,6 +115,7 @@ struct policy {
         bool has_network_middlewares;
         char **middleware_names;     /* network_middlewares keys (each refuses its entries) */
         size_t n_middlewares;
+        struct policy_middleware *middlewares; /* n_middlewares of them, same order */
 
         bool has_resources;
         struct caisson_resources resources;
@@ -85,6 +133,8 @@ struct policy {
         char **env;                  /* "KEY=VALUE" */
         size_t n_env;
         char *hostname;              /* NULL = "caisson" */
+
+        struct policy_pos hostname_pos, env_pos, seccomp_pos, resources_pos;
 };
 
 /* Parses and validates a policy document. filename is used in messages only. On error
@@ -107,6 +157,45 @@ static inline void policy_freep(struct policy **p) {
 }
 
 /* Notices for `policy check` and `run`: one line each ("p.yaml:12:5: entry 'x' allows
- * nothing: no binaries; add { path: \"/**\" } to allow any binary"). Calls fn per line. */
+ * nothing: no binaries; add { path: "/" "**" } ..." — written split here only because a
+ * slash-star would end this comment). Calls fn per line. */
 void policy_notices(const struct policy *p, void (*fn)(const char *line, void *userdata),
                     void *userdata);
+
+/* --- Limits beyond OpenShell's, so parsing is bounded in time and memory --- */
+#define POLICY_MAX_NODES 100000    /* YAML nodes after alias expansion */
+#define POLICY_MAX_DEPTH 64        /* nested mappings/sequences */
+#define POLICY_MAX_ANCHORS 256
+#define POLICY_MAX_MIDDLEWARES 10  /* as OpenShell */
+#define POLICY_MAX_MIDDLEWARE_PATTERNS 32 /* include + exclude of one middleware */
+#define POLICY_MAX_LIST 4096       /* any other list or map (env, seccomp, endpoints, ...) */
+
+/* Checks the cross-field rules (ports, hosts, protocol tcp, the L7 combinations, path limits,
+ * middlewares) and computes each endpoint's verdict. policy_load() calls it; exposed so a
+ * policy built in code (tests, the CLI) can be checked the same way. */
+int policy_validate(struct policy *p, struct caisson_error *err);
+
+/* Pure checks shared by the loader, `policy explain` and the egress matcher. Each returns
+ * NULL when the value is fine, else a static phrase saying what is wrong. */
+const char *policy_path_problem(const char *path, bool read_write);
+const char *policy_host_problem(const char *host, bool tcp);
+const char *policy_host_pattern_problem(const char *pattern); /* middleware selectors */
+const char *policy_allowed_ip_problem(const char *s);
+const char *policy_identity_problem(const char *value);      /* run_as_user/run_as_group */
+const char *policy_hostname_problem(const char *hostname);
+bool policy_env_name_valid(const char *name);
+bool policy_syscall_name_valid(const char *name);             /* [a-z0-9_]{1,63} */
+
+/* True if host contains a '*' wildcard label. */
+bool policy_host_is_wildcard(const char *host);
+/* DNS glob match, case-insensitive: '*' is one label (or part of the first label), '**' one or
+ * more labels; a pattern without '*' must equal host. */
+bool policy_host_match(const char *pattern, const char *host);
+
+/* An IP or CIDR from allowed_ips: family AF_INET or AF_INET6, address in network order. */
+struct policy_cidr {
+        int family;
+        uint8_t addr[16];
+        unsigned prefix;
+};
+int policy_parse_cidr(const char *s, struct policy_cidr *ret);
