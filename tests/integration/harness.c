@@ -61,8 +61,20 @@ void h_require_root(void) {
 }
 
 void h_register_pid(pid_t pid) {
+        for (size_t i = 0; i < n_reg_pids; i++)
+                if (reg_pids[i] == 0) {
+                        reg_pids[i] = pid;
+                        return;
+                }
         if (n_reg_pids < MAX_REG)
                 reg_pids[n_reg_pids++] = pid;
+}
+
+/* Once reaped, a pid may be reused by anyone: never kill it from .fini. */
+static void unregister_pid(pid_t pid) {
+        for (size_t i = 0; i < n_reg_pids; i++)
+                if (reg_pids[i] == pid)
+                        reg_pids[i] = 0;
 }
 
 void h_register_path(const char *path) {
@@ -285,6 +297,7 @@ void h_wait(struct h_proc *p, int timeout_s, struct h_result *ret) {
                         usleep(5000);
                 }
         }
+        unregister_pid(p->pid);
         fclose(om);
         fclose(em);
         ret->status = st;
@@ -381,6 +394,10 @@ bool h_wait_path(const char *path, int ms) {
         return h_exists(path);
 }
 
+static bool streq_(const char *a, const char *b) {
+        return strcmp(a, b) == 0;
+}
+
 int h_find_procs(const char *token, pid_t *ret, int max) {
         DIR *d = opendir("/proc");
         struct dirent *de;
@@ -403,12 +420,14 @@ int h_find_procs(const char *token, pid_t *ret, int max) {
                 close(fd);
                 if (len <= 0)
                         continue;
-                for (ssize_t i = 0; i < len; i++)
-                        if (buf[i] == 0)
-                                buf[i] = ' ';
                 buf[len] = 0;
-                if (strstr(buf, token) && n < max)
-                        ret[n++] = pid;
+                /* One argument equal to token (not a shell script that mentions it). */
+                for (char *a = buf; a < buf + len; a += strlen(a) + 1)
+                        if (streq_(a, token)) {
+                                if (n < max)
+                                        ret[n++] = pid;
+                                break;
+                        }
         }
         closedir(d);
         return n;

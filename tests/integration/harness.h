@@ -77,7 +77,7 @@ char *h_probe_out(bool as_nobody, const char *const *probe_args);
 
 /* Waits up to ms for path to exist. */
 bool h_wait_path(const char *path, int ms);
-/* Host pids whose command line contains token (excluding ourselves); returns count. */
+/* Host pids with an argument equal to token (excluding ourselves); returns count. */
 int h_find_procs(const char *token, pid_t *ret, int max);
 /* The caisson sandbox id of a host pid, from its cgroup ("/caisson/<id>"); 0 on success. */
 int h_sandbox_id_of(pid_t pid, char *ret, size_t size);

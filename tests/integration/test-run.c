@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* caisson run's lifecycle with real sandboxes: exit codes, signal propagation, the tree
+ * dying with the agent and with the supervisor, gc, resource limits, seccomp's kill mode
+ * and denial events, Landlock fail-closed. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define A(...) ((const char *const[]) { __VA_ARGS__, NULL })
+
+TestSuite(run, .init = h_require_root, .fini = h_cleanup, .timeout = 120);
+
+static int run_code(const char *wd, const char *const *args, const char *const *cmd,
+                    struct h_result *r) {
+        h_caisson_run(wd, args, cmd, NULL, r);
+        return r->code;
+}
+
+Test(run, exit_codes) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *noexec = h_path(wd, "noexec");
+        struct h_result r;
+
+        cr_expect_eq(run_code(wd, NULL, A(probe, "exit", "0"), &r), 0, "%s", r.err);
+        cr_expect_eq(run_code(wd, NULL, A(probe, "exit", "3"), &r), 3, "%s", r.err);
+        cr_expect_eq(run_code(wd, NULL, A(probe, "exit", "200"), &r), 200, "%s", r.err);
+        /* Killed by a signal: 128+N, as a shell reports it. */
+        cr_expect_eq(run_code(wd, NULL, A("/bin/sh", "-c", "kill -SEGV $$"), &r), 128 + SIGSEGV,
+                     "%s", r.err);
+        cr_expect_eq(run_code(wd, NULL, A("/bin/sh", "-c", "kill -KILL $$"), &r), 128 + SIGKILL,
+                     "%s", r.err);
+        /* Not found / not executable: 127 / 126, one line on stderr. */
+        cr_expect_eq(run_code(wd, NULL, A("/nonexistent-caisson-it"), &r), 127, "%s", r.err);
+        cr_expect_eq(h_count_lines(r.err), 1, "stderr: %s", r.err);
+        cr_expect_eq(run_code(wd, NULL, A("no-such-command-caisson-it"), &r), 127, "%s", r.err);
+        h_write_file(noexec, "#!/bin/sh\necho ran\n", 0644);
+        cr_expect_eq(run_code(wd, NULL, A(noexec), &r), 126, "%s", r.err);
+        cr_expect_str_eq(r.out, "");
+        cr_expect_eq(run_code(wd, NULL, A(wd), &r), 126, "a directory: %s", r.err);
+        /* Positive control: once executable, it runs. */
+        cr_assert_eq(chmod(noexec, 0755), 0);
+        cr_expect_eq(run_code(wd, NULL, A(noexec), &r), 0, "%s", r.err);
+        cr_expect_str_eq(r.out, "ran\n");
+}
+
+Test(run, timeout) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe");
+        struct h_result r;
+
+        cr_expect_eq(run_code(wd, A("--timeout", "1s"), A(probe, "sleep", "60"), &r), 124,
+                     "%s", r.err);
+        cr_expect_lt(r.secs, 10, "took %.1f s", r.secs);
+        cr_expect_geq(r.secs, 0.9, "took %.2f s", r.secs);
+        /* Control: a timeout that does not run out changes nothing. */
+        cr_expect_eq(run_code(wd, A("--timeout", "1m"), A(probe, "exit", "5"), &r), 5, "%s",
+                     r.err);
+}
+
+Test(run, not_root_exits_125) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *marker = h_path(wd, "ran");
+        const char *argv[] = { h_caisson(), "run", "--workdir", wd, "--", probe, "touch", marker,
+                               NULL };
+        struct h_opts o = { .as_user = true, .uid = H_NOBODY };
+        struct h_result r;
+
+        h_run(argv, &o, &r);
+        cr_expect_eq(r.code, 125, "%s", r.err);
+        cr_expect_eq(h_count_lines(r.err), 1, "stderr: %s", r.err);
+        cr_expect(strstr(r.err, "root"), "stderr: %s", r.err);
+        cr_expect(!h_exists(marker), "the agent ran without root");
+        /* Control: as root it runs. */
+        h_run(argv, NULL, &r);
+        cr_expect_eq(r.code, 0, "%s", r.err);
+        cr_expect(h_exists(marker));
+}
+
+Test(run, sigterm_reaches_agent) {
+        static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+                char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *ready = h_path(wd, "ready");
+                char sig[8];
+                const char *argv[] = { h_caisson(), "run", "--workdir", wd, "--", probe, "trap",
+                                       sig, "7", ready, NULL };
+                struct h_proc p;
+                struct h_result r;
+
+                (void) snprintf(sig, sizeof sig, "%d", sigs[i]);
+                h_spawn(argv, NULL, &p);
+                h_register_pid(p.pid);
+                cr_assert(h_wait_path(ready, 10000), "agent never started");
+                cr_assert_eq(kill(p.pid, sigs[i]), 0);
+                h_wait(&p, 30, &r);
+                /* The agent traps it and exits 7: the signal reached it, and its code is ours. */
+                cr_expect_eq(r.code, 7, "signal %d: exit %d: %s", sigs[i], r.code, r.err);
+        }
+}
+
+Test(run, sigterm_default_action_is_128_plus_n) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *ready = h_path(wd, "ready");
+        const char *argv[] = { h_caisson(), "run", "--workdir", wd, "--", probe, "sleep", "60",
+                               ready, NULL };
+        struct h_proc p;
+        struct h_result r;
+
+        h_spawn(argv, NULL, &p);
+        h_register_pid(p.pid);
+        cr_assert(h_wait_path(ready, 10000), "agent never started");
+        cr_assert_eq(kill(p.pid, SIGTERM), 0);
+        h_wait(&p, 30, &r);
+        cr_expect_eq(r.code, 128 + SIGTERM, "%s", r.err);
+        cr_expect_lt(r.secs, 20);
+}
+
+Test(run, daemonized_grandchild_does_not_survive) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *pidfile = h_path(wd, "pid");
+        char *up = h_path(wd, "up"), token[64], *script;
+        struct h_proc p;
+        struct h_result r;
+        pid_t found[8];
+
+        (void) snprintf(token, sizeof token, "caisson-it-daemon-%d", getpid());
+        cr_assert(asprintf(&script, "%s daemonize %s %s && %s touch %s && %s sleep 3", probe,
+                           pidfile, token, probe, up, probe) > 0);
+        {
+                const char *argv[] = { h_caisson(), "run", "--workdir", wd, "--", "/bin/sh", "-c",
+                                       script, NULL };
+
+                h_spawn(argv, NULL, &p);
+                h_register_pid(p.pid);
+        }
+        cr_assert(h_wait_path(up, 10000), "daemon never started");
+        /* Positive control: while the agent runs, the daemon is there, on the host too. */
+        cr_expect_eq(h_find_procs(token, found, 8), 1, "daemon not found on the host");
+        h_wait(&p, 30, &r);
+        cr_expect_eq(r.code, 0, "%s", r.err);
+        /* The agent (sh) exited: caisson killed the rest of the tree before it returned. */
+        cr_expect_eq(h_find_procs(token, found, 8), 0, "the daemon survived the sandbox");
+        for (int n = h_find_procs(token, found, 8); n-- > 0;) {
+                h_register_pid(found[n]);
+                (void) kill(found[n], SIGKILL);
+        }
+}
+
+static void read_state_ids(char ids[][64], int *n, int max) {
+        FILE *f = popen("ls /run/caisson 2>/dev/null", "re");
+        char line[128];
+
+        *n = 0;
+        while (f && fgets(line, sizeof line, f) && *n < max) {
+                line[strcspn(line, "\n")] = 0;
+                (void) snprintf(ids[(*n)++], 64, "%.63s", line);
+        }
+        if (f)
+                pclose(f);
+}
+
+Test(run, supervisor_sigkill_leaves_nothing_after_gc) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *ready = h_path(wd, "ready");
+        char token[64], id[64], state[128], dirs[16][512];
+        const char *argv[] = { h_caisson(), "run", "--workdir", wd, "--", "/bin/sh", "-c", NULL,
+                               NULL };
+        char *script;
+        struct h_proc p;
+        struct h_result r;
+        pid_t found[8];
+        int n, ndirs;
+
+        (void) snprintf(token, sizeof token, "caisson-it-orphan-%d", getpid());
+        /* The agent and a background child of it, both long sleepers. */
+        cr_assert(asprintf(&script, "%s sleep 300 %s.bg %s & %s sleep 300 %s %s", probe, ready,
+                           token, probe, ready, token) > 0);
+        argv[7] = script;
+        h_spawn(argv, NULL, &p);
+        h_register_pid(p.pid);
+        cr_assert(h_wait_path(ready, 10000), "agent never started");
+        {
+                char *bg = NULL;
+
+                cr_assert(asprintf(&bg, "%s.bg", ready) > 0);
+                cr_assert(h_wait_path(bg, 10000), "background child never started");
+        }
+        n = h_find_procs(token, found, 8);
+        cr_assert_eq(n, 2, "positive control: both sandbox processes visible on the host");
+        cr_assert_eq(h_sandbox_id_of(found[0], id, sizeof id), 0, "not in a caisson cgroup");
+        (void) snprintf(state, sizeof state, "/run/caisson/%s", id);
+        cr_expect(h_exists(state), "no state at %s", state);
+        ndirs = h_cgroup_dirs_of(id, dirs, 16);
+        cr_expect_gt(ndirs, 0, "no cgroup for %s", id);
+
+        /* SIGKILL: the supervisor has no chance to clean up. */
+        cr_assert_eq(kill(p.pid, SIGKILL), 0);
+        h_wait(&p, 30, &r);
+        cr_expect_eq(r.code, 128 + SIGKILL);
+        /* The sandbox dies with it (init's parent-death signal). */
+        for (int i = 0; i < 500 && h_find_procs(token, found, 8) > 0; i++)
+                usleep(10000);
+        n = h_find_procs(token, found, 8);
+        for (int i = 0; i < n; i++)
+                h_register_pid(found[i]);
+        cr_expect_eq(n, 0, "%d sandbox processes survived the supervisor", n);
+
+        /* gc reclaims the state and the cgroups. */
+        {
+                const char *gc[] = { h_caisson(), "gc", NULL };
+
+                h_run(gc, NULL, &r);
+                cr_expect_eq(r.code, 0, "gc: %s", r.err);
+                cr_expect(strstr(r.out, id), "gc did not name %s: %s", id, r.out);
+        }
+        cr_expect(!h_exists(state), "%s left after gc", state);
+        for (int i = 0; i < ndirs; i++)
+                cr_expect(!h_exists(dirs[i]), "%s left after gc", dirs[i]);
+        {
+                char ids[64][64];
+                int m;
+
+                read_state_ids(ids, &m, 64);
+                for (int i = 0; i < m; i++)
+                        cr_expect_str_neq(ids[i], id);
+        }
+}
+
+Test(run, pids_limit_and_fork_bomb) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *pol, *polarg;
+        struct h_result r;
+        int forked = -1;
+        pid_t found[8];
+
+        pol = h_policy(wd, "pids.yaml", "version: 1\nresources:\n  pids: 64\n");
+        cr_assert(asprintf(&polarg, "--policy=%s", pol) > 0);
+        /* 200 waiting children: the limit stops them well before. */
+        cr_assert_eq(run_code(wd, A(polarg), A(probe, "forkbomb", "200"), &r), 0, "%s", r.err);
+        cr_assert(sscanf(r.out, "forked=%d", &forked) == 1, "%s", r.out);
+        cr_expect_lt(forked, 64, "%s", r.out);
+        cr_expect_gt(forked, 10, "%s", r.out);
+        cr_expect(strstr(r.out, "error=EAGAIN"), "%s", r.out);
+        /* Control: without the limit all 200 start. */
+        cr_assert_eq(run_code(wd, NULL, A(probe, "forkbomb", "200"), &r), 0, "%s", r.err);
+        cr_expect_str_eq(r.out, "forked=200 error=none\n");
+
+        /* The real thing, only once the limit is known to hold: every process forks forever.
+         * The supervisor survives it, --timeout ends it, nothing is left. */
+        if (forked < 0 || forked >= 64)
+                return;
+        cr_expect_eq(run_code(wd, A(polarg, "--timeout", "2s"), A(probe, "forkbomb-real"), &r),
+                     124, "%s", r.err);
+        cr_expect_lt(r.secs, 30, "%.1f s", r.secs);
+        cr_expect_eq(h_find_procs("forkbomb-real", found, 8), 0);
+}
+
+Test(run, memory_limit) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *pol, *polarg;
+        struct h_result r;
+
+        pol = h_policy(wd, "mem.yaml", "version: 1\nresources:\n  memory: 64M\n");
+        cr_assert(asprintf(&polarg, "--policy=%s", pol) > 0);
+        run_code(wd, A(polarg), A(probe, "alloc", "256"), &r);
+        cr_expect_eq(r.code, 128 + SIGKILL, "exit %d: %s", r.code, r.err);
+        cr_expect(!strstr(r.out, "done"), "256 MiB fit under a 64M limit: %s", r.out);
+        /* Control: without the limit it completes; under it a small one does too. */
+        cr_expect_eq(run_code(wd, NULL, A(probe, "alloc", "256"), &r), 0, "%s", r.err);
+        cr_expect(strstr(r.out, "allocated=256 done"), "%s", r.out);
+        cr_expect_eq(run_code(wd, A(polarg), A(probe, "alloc", "16"), &r), 0, "%s", r.err);
+}
+
+Test(run, seccomp_on_violation_kill) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *pol, *polarg, *script;
+        char *ev = h_path(wd, "events.jsonl"), *evarg, token[64], *evs;
+        struct h_result r;
+        pid_t found[8];
+
+        (void) snprintf(token, sizeof token, "caisson-it-victim-%d", getpid());
+        pol = h_policy(wd, "kill.yaml", "version: 1\nseccomp:\n  on_violation: kill\n");
+        cr_assert(asprintf(&polarg, "--policy=%s", pol) > 0);
+        cr_assert(asprintf(&evarg, "--events=%s", ev) > 0);
+        /* A bystander in the background, then a denied syscall: the whole tree dies. */
+        cr_assert(asprintf(&script, "%s sleep 300 %s/bg %s & while [ ! -e %s/bg ]; do sleep 0.05; "
+                                    "done; %s mount; echo survived", probe, wd, token, wd,
+                           probe) > 0);
+        run_code(wd, A(polarg, evarg), A("/bin/sh", "-c", script), &r);
+        cr_expect_eq(r.code, 128 + SIGKILL, "exit %d: %s", r.code, r.err);
+        cr_expect(!strstr(r.out, "survived") && !strstr(r.out, "EPERM"), "%s", r.out);
+        cr_expect_eq(h_find_procs(token, found, 8), 0, "the bystander survived");
+        evs = h_read_file(ev);
+        cr_assert(evs);
+        cr_expect(strstr(evs, "\"mount\""), "events: %s", evs);
+        /* Control: the default errno mode lets the shell go on. */
+        run_code(wd, NULL, A("/bin/sh", "-c", script), &r);
+        cr_expect_eq(r.code, 0, "%s", r.err);
+        cr_expect_str_eq(r.out, "EPERM\nsurvived\n");
+}
+
+Test(run, syscall_denied_events) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *ev = h_path(wd, "ev.jsonl");
+        char *evarg, *evs, *line, *save = NULL;
+        struct h_result r;
+        bool mount_seen = false, ptrace_seen = false;
+
+        cr_assert(asprintf(&evarg, "--events=%s", ev) > 0);
+        cr_expect_eq(run_code(wd, A(evarg), A("/bin/sh", "-c", "./probe mount; ./probe ptrace-self"),
+                              &r), 0, "%s", r.err);
+        cr_expect_str_eq(r.out, "EPERM\nEPERM\n");
+        evs = h_read_file(ev);
+        cr_assert(evs, "no events file");
+        for (line = strtok_r(evs, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                cr_expect(line[0] == '{' && line[strlen(line) - 1] == '}', "not JSON: %s", line);
+                if (!strstr(line, "syscall.denied"))
+                        continue;
+                mount_seen |= strstr(line, "\"mount\"") != NULL;
+                ptrace_seen |= strstr(line, "\"ptrace\"") != NULL;
+                cr_expect(strstr(line, "probe"), "the binary is not named: %s", line);
+                cr_expect(strstr(line, "\"pid\""), "no pid: %s", line);
+        }
+        cr_expect(mount_seen && ptrace_seen, "events lack a denial: %s", h_read_file(ev));
+        (void) probe;
+        /* Control: a run without denials has none. */
+        cr_assert_eq(unlink(ev), 0);
+        cr_expect_eq(run_code(wd, A(evarg), A(probe, "exit", "0"), &r), 0, "%s", r.err);
+        evs = h_read_file(ev);
+        cr_assert(evs);
+        cr_expect(!strstr(evs, "syscall.denied"), "%s", evs);
+        cr_expect(strstr(evs, "sandbox"), "no lifecycle events: %s", evs);
+}
+
+static void landlock_case(const char *compat, bool nolandlock, int want, bool want_ran) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *marker = h_path(wd, "ran");
+        char *yaml, *pol;
+        const char *argv[16];
+        size_t n = 0;
+        struct h_result r;
+
+        cr_assert(asprintf(&yaml, "version: 1\nlandlock:\n  compatibility: %s\n", compat) > 0);
+        pol = h_policy(wd, "ll.yaml", yaml);
+        if (nolandlock)
+                argv[n++] = h_nolandlock();
+        argv[n++] = h_caisson();
+        argv[n++] = "run";
+        argv[n++] = "--policy";
+        argv[n++] = pol;
+        argv[n++] = "--workdir";
+        argv[n++] = wd;
+        argv[n++] = "--";
+        argv[n++] = probe;
+        argv[n++] = "touch";
+        argv[n++] = marker;
+        argv[n] = NULL;
+        h_run(argv, NULL, &r);
+        cr_expect_eq(r.code, want, "%s%s: exit %d: %s", nolandlock ? "no landlock, " : "", compat,
+                     r.code, r.err);
+        cr_expect_eq(h_exists(marker), want_ran, "%s: the agent %s", compat,
+                     want_ran ? "did not run" : "ran");
+        if (nolandlock) {
+                cr_expect(strcasestr(r.err, "landlock"), "stderr does not say so: %s", r.err);
+                if (want == 125)
+                        cr_expect_eq(h_count_lines(r.err), 1, "stderr: %s", r.err);
+        } else
+                cr_expect_str_eq(r.err, "", "stderr: %s", r.err);
+        h_result_done(&r);
+}
+
+Test(run, landlock_hard_requirement_fails_closed) {
+        landlock_case("hard_requirement", true, 125, false);
+        landlock_case("hard_requirement", false, 0, true); /* control */
+}
+
+Test(run, landlock_best_effort_runs_and_says_so) {
+        landlock_case("best_effort", true, 0, true);
+        landlock_case("best_effort", false, 0, true);
+}
+
+Test(run, run_as_sudo_uid) {
+        char *wd = h_workdir(NULL), *in;
+        const char *env[] = { "SUDO_UID=4242", "SUDO_GID=4243", NULL };
+        struct h_opts o = { .setenv = env };
+        struct h_result r;
+
+        h_caisson_run(wd, NULL, A(h_path(wd, "probe"), "uid"), &o, &r);
+        cr_assert_eq(r.code, 0, "%s", r.err);
+        in = h_first_line(r.out);
+        cr_expect(strncmp(in, "uid=4242 euid=4242 suid=4242", 28) == 0, "%s", in);
+        /* SUDO_UID=0 never means root. */
+        {
+                const char *env0[] = { "SUDO_UID=0", NULL };
+                struct h_opts o0 = { .setenv = env0 };
+
+                h_caisson_run(wd, NULL, A(h_path(wd, "probe"), "uid"), &o0, &r);
+                cr_expect(r.code != 0 || strncmp(r.out, "uid=0", 5) != 0, "%s", r.out);
+        }
+}
