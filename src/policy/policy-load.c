@@ -59,6 +59,7 @@ struct ctx {
         const char *filename;
         struct caisson_error *err;
         struct policy *p;
+        size_t n_endpoints;
 };
 
 static void ydoc_done(struct ydoc *d) {
@@ -500,7 +501,7 @@ static int need_str(struct ctx *c, const struct ynode *n, const char *where, con
 }
 
 static int dup_str(struct ctx *c, const struct ynode *n, const char *where, char **ret) {
-        const char *s;
+        const char *s = NULL;
         char *d;
         int r;
 
@@ -519,7 +520,7 @@ static int dup_str(struct ctx *c, const struct ynode *n, const char *where, char
 static int need_enum(struct ctx *c, const struct ynode *n, const char *where,
                      const char *const *values, char **ret) {
         char b[72], list[128] = "";
-        const char *s;
+        const char *s = NULL;
         int r;
 
         r = need_str(c, n, where, &s);
@@ -628,7 +629,7 @@ static int load_strv(struct ctx *c, const struct ynode *n, const char *where, si
         if (r < 0)
                 return r;
         for (size_t i = 0; i < seq_len(seq); i++) {
-                const char *s, *why;
+                const char *s = NULL, *why;
 
                 where_fmt(w, sizeof w, "%s[%zu]", where, i);
                 r = need_str(c, seq->items[i], w, &s);
@@ -657,7 +658,7 @@ static int load_paths(struct ctx *c, const struct ynode *n, const char *where, b
                 return r;
         for (size_t i = 0; i < seq_len(seq); i++) {
                 struct policy_path *a;
-                const char *s, *why;
+                const char *s = NULL, *why;
 
                 where_fmt(w, sizeof w, "%s[%zu]", where, i);
                 r = need_str(c, seq->items[i], w, &s);
@@ -735,7 +736,7 @@ static int load_landlock(struct ctx *c, const struct ynode *n) {
 
 static int load_identity(struct ctx *c, const struct ynode *n, const char *where, char **ret,
                          struct policy_pos *ret_pos) {
-        const char *s, *why;
+        const char *s = NULL, *why;
         char b[72];
         int r;
 
@@ -779,7 +780,7 @@ static int load_matcher(struct ctx *c, const struct ynode *n, const char *where)
         int r;
 
         if (n->type == YNODE_SCALAR) {
-                const char *s;
+                const char *s = NULL;
 
                 return need_str(c, n, where, &s);
         }
@@ -796,7 +797,7 @@ static int load_matcher(struct ctx *c, const struct ynode *n, const char *where)
         if (r < 0)
                 return r;
         for (size_t i = 0; i < seq_len(seq); i++) {
-                const char *s;
+                const char *s = NULL;
 
                 r = need_str(c, seq->items[i], w, &s);
                 if (r < 0)
@@ -849,7 +850,7 @@ static int load_rule_body(struct ctx *c, const struct ynode *n, const char *wher
                 return r;
         for (size_t i = 0; i < 5; i++) {
                 static const char *const str_keys[] = { "method", "path", "command", "operation_name", "operation_type" };
-                const char *s;
+                const char *s = NULL;
 
                 v = map_get(m, str_keys[i]);
                 if (!v)
@@ -872,7 +873,7 @@ static int load_rule_body(struct ctx *c, const struct ynode *n, const char *wher
                 if (r < 0)
                         return r;
                 for (size_t i = 0; i < seq_len(seq); i++) {
-                        const char *s;
+                        const char *s = NULL;
 
                         r = need_str(c, seq->items[i], w, &s);
                         if (r < 0)
@@ -1145,7 +1146,7 @@ static int load_endpoint(struct ctx *c, const struct ynode *n, const char *where
                 return r;
 
         if ((v = map_get(m, "protocol"))) {
-                const char *s;
+                const char *s = NULL;
 
                 where_fmt(w, sizeof w, "%s.protocol", where);
                 r = need_str(c, v, w, &s);
@@ -1175,7 +1176,7 @@ static int load_endpoint(struct ctx *c, const struct ynode *n, const char *where
         }
 
         if ((v = map_get(m, "host"))) {
-                const char *s, *why;
+                const char *s = NULL, *why;
                 char b[72];
 
                 where_fmt(w, sizeof w, "%s.host", where);
@@ -1278,6 +1279,12 @@ static int load_network_entry(struct ctx *c, const struct ynode *knode, const st
                 }
                 for (size_t i = 0; i < seq_len(seq); i++) {
                         where_fmt(w, sizeof w, "%s.endpoints[%zu]", where, i);
+                        /* Middleware selection and the relay's matching cost endpoints ×
+                         * patterns: bound the whole policy, not each list. */
+                        if (++c->n_endpoints > POLICY_MAX_ENDPOINTS)
+                                return fail_pos(c, seq->items[i]->pos, CAISSON_REASON_POLICY_TOO_LARGE,
+                                                "network_policies: more than %d endpoints in all",
+                                                POLICY_MAX_ENDPOINTS);
                         e->n_endpoints++;
                         r = load_endpoint(c, seq->items[i], w, &e->endpoints[i]);
                         if (r < 0)
@@ -1292,7 +1299,7 @@ static int load_network_entry(struct ctx *c, const struct ynode *knode, const st
                 for (size_t i = 0; i < seq_len(seq); i++) {
                         static const char *const bkeys[] = { "path", "harness", NULL };
                         const struct ynode *bm, *x;
-                        const char *s;
+                        const char *s = NULL;
                         bool harness;
 
                         where_fmt(w, sizeof w, "%s.binaries[%zu]", where, i);
@@ -1540,7 +1547,7 @@ static int load_resources(struct ctx *c, const struct ynode *n) {
                 return r;
         if ((v = map_get(m, "memory"))) {
                 unsigned long long bytes;
-                const char *s;
+                const char *s = NULL;
 
                 r = need_str(c, v, "resources.memory", &s);
                 if (r < 0)
@@ -1562,7 +1569,7 @@ static int load_resources(struct ctx *c, const struct ynode *n) {
                 res->pids = (uint64_t) pids;
         }
         if ((v = map_get(m, "cpu"))) {
-                const char *s;
+                const char *s = NULL;
 
                 r = need_str(c, v, "resources.cpu", &s);
                 if (r < 0)
@@ -1682,7 +1689,7 @@ static int load_env(struct ctx *c, const struct ynode *n) {
 }
 
 static int load_hostname(struct ctx *c, const struct ynode *n) {
-        const char *s, *why;
+        const char *s = NULL, *why;
         char b[72];
         int r;
 

@@ -236,46 +236,44 @@ static bool label_match(const char *pat, size_t np, const char *s, size_t ns) {
         return i == np;
 }
 
-static size_t split_labels(const char *s, const char *labels[], size_t lens[], size_t max) {
-        size_t len = strlen(s), n = 0;
-        const char *p = s;
+/* The last label of s[0..*len): returns its start, shortens *len to what precedes it (without
+ * the dot) and says whether it was the first label. */
+static const char *last_label(const char *s, size_t *len, size_t *ret_n, bool *ret_first) {
+        const char *dot = memrchr(s, '.', *len);
+        const char *l = dot ? dot + 1 : s;
 
-        if (len > 0 && s[len - 1] == '.')
-                len--;
-        while (p <= s + len && n < max) {
-                const char *e = memchr(p, '.', (size_t) (s + len - p));
-
-                if (!e)
-                        e = s + len;
-                labels[n] = p;
-                lens[n++] = (size_t) (e - p);
-                if (e == s + len)
-                        break;
-                p = e + 1;
-        }
-        return n;
+        *ret_n = (size_t) (s + *len - l);
+        *len = dot ? (size_t) (dot - s) : 0;
+        *ret_first = !dot;
+        return l;
 }
 
+/* Right to left, label by label: names differ at their end far more often than at their start,
+ * so a mismatch usually costs one label; never more than one pass over each string. */
 bool policy_host_match(const char *pattern, const char *host) {
-        const char *pl[128], *hl[128];
-        size_t pn[128], hn[128], np, nh, shift = 0, first = 0;
+        size_t pl = strlen(pattern), hl = strlen(host);
+        bool dstar = pattern[0] == '*' && pattern[1] == '*' && (pattern[2] == '.' || !pattern[2]);
 
-        np = split_labels(pattern, pl, pn, ELEMENTSOF(pl));
-        nh = split_labels(host, hl, hn, ELEMENTSOF(hl));
-        if (np == 0 || nh == 0)
+        if (pl > 0 && pattern[pl - 1] == '.')
+                pl--;
+        if (hl > 0 && host[hl - 1] == '.')
+                hl--;
+        if (pl == 0 || hl == 0)
                 return false;
-        if (pn[0] == 2 && pl[0][0] == '*' && pl[0][1] == '*') {
-                /* '**' takes one or more leading labels; the rest must match the tail. */
-                if (nh < np)
+        for (;;) {
+                const char *a, *b;
+                size_t na, nb;
+                bool p_first, h_first;
+
+                if (dstar && pl == 2)
+                        return true; /* '**' takes the one or more labels left in host */
+                a = last_label(pattern, &pl, &na, &p_first);
+                b = last_label(host, &hl, &nb, &h_first);
+                if (!label_match(a, na, b, nb))
                         return false;
-                shift = nh - np;
-                first = 1;
-        } else if (np != nh)
-                return false;
-        for (size_t i = first; i < np; i++)
-                if (!label_match(pl[i], pn[i], hl[i + shift], hn[i + shift]))
-                        return false;
-        return true;
+                if (p_first || h_first)
+                        return p_first && h_first;
+        }
 }
 
 /* --- Identities, names --- */
@@ -602,6 +600,20 @@ int policy_validate(struct policy *p, struct caisson_error *err) {
                                      pp->path, why);
         }
 
+        if (p->n_middlewares > 0 && p->middlewares) {
+                size_t n_patterns = 0, n_endpoints = 0;
+
+                for (size_t i = 0; i < p->n_middlewares; i++)
+                        n_patterns += p->middlewares[i].n_include + p->middlewares[i].n_exclude;
+                for (size_t i = 0; i < p->n_network; i++)
+                        n_endpoints += p->network[i].n_endpoints;
+                if (n_patterns * n_endpoints > POLICY_MAX_MIDDLEWARE_PAIRS)
+                        return cs_fail(err, CAISSON_LAYER_POLICY, CAISSON_REASON_POLICY_TOO_LARGE, 0,
+                                       "%s:%u:%u: network_middlewares: %zu selector patterns × %zu endpoints is more than %d pairs to match",
+                                       p->filename ?: "<policy>", p->middlewares[0].pos.line,
+                                       p->middlewares[0].pos.column, n_patterns, n_endpoints,
+                                       POLICY_MAX_MIDDLEWARE_PAIRS);
+        }
         for (size_t i = 0; i < p->n_network; i++) {
                 struct policy_network_entry *e = &p->network[i];
 

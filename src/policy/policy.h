@@ -169,6 +169,11 @@ void policy_notices(const struct policy *p, void (*fn)(const char *line, void *u
 #define POLICY_MAX_MIDDLEWARES 10  /* as OpenShell */
 #define POLICY_MAX_MIDDLEWARE_PATTERNS 32 /* include + exclude of one middleware */
 #define POLICY_MAX_LIST 4096       /* any other list or map (env, seccomp, endpoints, ...) */
+#define POLICY_MAX_ENDPOINTS 4096  /* endpoints in all network_policies entries together */
+/* Middleware selection matches every endpoint against every include/exclude pattern: bound
+ * that product (a real policy has a few thousand pairs), so a valid but absurd policy cannot
+ * cost seconds of matching. */
+#define POLICY_MAX_MIDDLEWARE_PAIRS 65536
 
 /* Checks the cross-field rules (ports, hosts, protocol tcp, the L7 combinations, path limits,
  * middlewares) and computes each endpoint's verdict. policy_load() calls it; exposed so a

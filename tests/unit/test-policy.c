@@ -934,6 +934,41 @@ Test(policy_mw, limits) {
         expect_bad(y, "t.yaml:6:7:", "more than 32");
 }
 
+Test(policy_mw, pair_budget, .timeout = 10) {
+        /* 10 × 32 patterns against 205 endpoints: 65600 pairs, just over the budget. */
+        size_t cap = 65536, n;
+        _cleanup_free_ char *y = malloc(cap);
+
+        n = (size_t) snprintf(y, cap, V "network_middlewares:\n");
+        for (int m = 0; m < 10; m++) {
+                n += (size_t) snprintf(y + n, cap - n, "  m%d:\n    middleware: x\n    order: %d\n    endpoints:\n      include: [", m, m);
+                for (int k = 0; k < 32; k++)
+                        n += (size_t) snprintf(y + n, cap - n, "%sp%d.example.com", k ? "," : "", k);
+                n += (size_t) snprintf(y + n, cap - n, "]\n");
+        }
+        n += (size_t) snprintf(y + n, cap - n, "network_policies:\n  e:\n    binaries: [{path: /x}]\n    endpoints:\n");
+        for (int i = 0; i < 204; i++)
+                n += (size_t) snprintf(y + n, cap - n, "      - {host: h%d.example.com, port: 1}\n", i);
+        policy_free(load_ok(y));
+        (void) snprintf(y + n, cap - n, "      - {host: last.example.com, port: 1}\n");
+        expect_bad(y, "t.yaml:3:3:", "more than 65536 pairs");
+}
+
+Test(policy_net, endpoint_total, .timeout = 10) {
+        size_t cap = 1 << 20, n;
+        _cleanup_free_ char *y = malloc(cap);
+
+        n = (size_t) snprintf(y, cap, V "network_policies:\n");
+        for (int e = 0; e < 2; e++) {
+                n += (size_t) snprintf(y + n, cap - n, "  e%d:\n    endpoints:\n", e);
+                for (int i = 0; i < 2048; i++)
+                        n += (size_t) snprintf(y + n, cap - n, "      - {host: h%d.example.com, port: 1}\n", i);
+        }
+        policy_free(load_ok(y)); /* 4096 in all */
+        (void) snprintf(y + n, cap - n, "  e9:\n    endpoints: [{host: x.com, port: 1}]\n");
+        expect_bad(y, "t.yaml:4104:17:", "more than 4096 endpoints in all");
+}
+
 /* ---------------------------------------------------------------- caisson extensions */
 
 Test(policy_ext, resources) {
