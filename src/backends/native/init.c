@@ -298,6 +298,40 @@ static int build_landlock(const struct native_config *cfg, int *ret_fd,
         return landlock_prepare(cfg->landlock_abi, lp, n, ret_fd, err);
 }
 
+int native_filter_unpack(int fd, struct syscall_filter *ret) {
+        _cleanup_free_ char *buf = NULL;
+        struct sock_filter *m = NULL, *c = NULL;
+        uint32_t hdr[2];
+        size_t size, lm, lc;
+        int r;
+
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        r = read_full_fd(fd, 1 << 20, &buf, &size);
+        if (r < 0)
+                return r;
+        if (size < sizeof hdr)
+                return -EBADMSG;
+        memcpy(hdr, buf, sizeof hdr);
+        lm = (size_t) hdr[0] * sizeof(struct sock_filter);
+        lc = (size_t) hdr[1] * sizeof(struct sock_filter);
+        if (hdr[0] == 0 || hdr[1] == 0 || hdr[0] > 65535 || hdr[1] > 65535 ||
+            size != sizeof hdr + lm + lc)
+                return -EBADMSG;
+        m = malloc(lm);
+        c = malloc(lc);
+        if (!m || !c) {
+                free(m);
+                free(c);
+                return -ENOMEM;
+        }
+        memcpy(m, buf + sizeof hdr, lm);
+        memcpy(c, buf + sizeof hdr + lm, lc);
+        ret->main = (struct sock_fprog) { .len = (unsigned short) hdr[0], .filter = m };
+        ret->ceiling = (struct sock_fprog) { .len = (unsigned short) hdr[1], .filter = c };
+        return 0;
+}
+
 _Noreturn void init_main(struct native_config *cfg, int ctl) {
         struct caisson_error err = { 0 };
         struct init_msg m;
@@ -346,6 +380,23 @@ _Noreturn void init_main(struct native_config *cfg, int ctl) {
                 (void) cs_fail(&err, CAISSON_LAYER_NAMESPACE, CAISSON_REASON_NAMESPACE_FAILED, -r,
                                "set vm.memfd_noexec=2 (kernel >= 6.3 needed to stop fileless exec)");
                 init_fail(ctl, &err);
+        }
+
+        /* The parent compiled the filter meanwhile; it arrives ready to load. */
+        {
+                int fds[1];
+                size_t n_fds = 0;
+
+                r = (int) init_recv(ctl, &m, fds, 1, &n_fds);
+                if (r <= 0 || m.type != INIT_MSG_FILTER || n_fds != 1)
+                        _exit(125);
+                r = native_filter_unpack(fds[0], &cfg->filter);
+                close(fds[0]);
+                if (r < 0) {
+                        (void) cs_fail(&err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED,
+                                       -r, "read the filter");
+                        init_fail(ctl, &err);
+                }
         }
 
         /* Landlock path fds are opened now, as root, before privileges drop. */

@@ -189,11 +189,6 @@ static int native_ensure_boundary(const struct caisson_intent *intent,
                                "unavailable");
         b->cfg.landlock_abi = abi > 0 ? abi : 0;
 
-        /* The filter is compiled here, in the parent: the child only loads ready BPF. */
-        r = syscall_filter_compile(intent->syscalls, intent->n_syscalls, &b->cfg.filter, err);
-        if (r < 0)
-                return r;
-
         r = cgroup_layout_detect(&b->layout, err);
         if (r < 0)
                 return r;
@@ -226,6 +221,23 @@ static int native_ensure_boundary(const struct caisson_intent *intent,
         if (init_send(b->ctl_fd, &m, NULL, 0) < 0)
                 return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL, errno,
                                "start init");
+
+        /* The filter is compiled here, in the parent, while init builds the view (the
+         * two run on different cores); init only loads the ready BPF. */
+        r = syscall_filter_compile(intent->syscalls, intent->n_syscalls, &b->cfg.filter, err);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_close_ int memfd = -1;
+                struct init_msg fm = { .type = INIT_MSG_FILTER };
+
+                r = native_filter_pack(&b->cfg.filter, &memfd, err);
+                if (r < 0)
+                        return r;
+                /* If init already failed, this send fails too: its ERROR is still queued
+                 * and the read below reports it. */
+                (void) init_send(b->ctl_fd, &fm, &memfd, 1);
+        }
         r = (int) init_recv(b->ctl_fd, &m, fds, 1, &n_fds);
         if (r <= 0)
                 return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL,
@@ -338,6 +350,25 @@ static int write_payload(const struct caisson_spawn *spec, int *ret_fd,
         (void) fwrite(spec->cwd ?: "", strlen(spec->cwd ?: "") + 1, 1, f);
         if (ferror(f) | (fclose(f) != 0))
                 return cs_fail(err, CAISSON_LAYER_EXEC, CAISSON_REASON_EXEC_FAILED, EIO, "memfd");
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int native_filter_pack(const struct syscall_filter *f, int *ret_fd, struct caisson_error *err) {
+        _cleanup_close_ int fd = -1;
+        uint32_t hdr[2] = { f->main.len, f->ceiling.len };
+        size_t lm = f->main.len * sizeof(struct sock_filter);
+        size_t lc = f->ceiling.len * sizeof(struct sock_filter);
+
+        fd = memfd_create("caisson-filter", MFD_CLOEXEC);
+        if (fd < 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, errno,
+                               "memfd for the filter");
+        if (write(fd, hdr, sizeof hdr) != (ssize_t) sizeof hdr ||
+            write(fd, f->main.filter, lm) != (ssize_t) lm ||
+            write(fd, f->ceiling.filter, lc) != (ssize_t) lc)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED,
+                               errno ?: EIO, "write the filter");
         *ret_fd = TAKE_FD(fd);
         return 0;
 }

@@ -29,7 +29,7 @@ struct native_config {
         uid_t uid;
         gid_t gid;
         int landlock_abi;        /* > 0: apply; <= 0: skip (best effort, already reported) */
-        struct syscall_filter filter;
+        struct syscall_filter filter; /* compiled in the parent; init gets it as FILTER */
 };
 
 struct native_proc {
@@ -67,6 +67,7 @@ enum init_msg_type {
         INIT_MSG_SPAWNED,      /* init → sup: ns pid, or error */
         INIT_MSG_EXITED,       /* init → sup: a spawned process ended */
         INIT_MSG_SIGNAL,       /* sup → init: signal a spawned process (ns pid) */
+        INIT_MSG_FILTER,       /* sup → init: the compiled seccomp programs (memfd) */
 };
 
 struct init_msg {
@@ -99,6 +100,11 @@ int ceiling_process(const int stdio[3], int status_fd, bool controlling_tty,
 /* net.c */
 int net_loopback_up(struct caisson_error *err);
 int net_verify_isolated(int netns_fd, struct caisson_error *err);
+
+/* The filter's two programs in one memfd: u32 main_len, u32 ceiling_len, then the
+ * instructions. The parent compiles while init builds the view; init only loads. */
+int native_filter_pack(const struct syscall_filter *f, int *ret_fd, struct caisson_error *err);
+int native_filter_unpack(int fd, struct syscall_filter *ret);
 
 /* init protocol helpers (init.c) */
 int init_send(int fd, const struct init_msg *m, const int *fds, size_t n_fds);
