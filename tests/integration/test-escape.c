@@ -213,10 +213,23 @@ static pid_t host_sleeper(uid_t uid) {
         struct h_proc p;
         struct h_opts o = { .as_user = true, .uid = uid };
 
+        char comm[64];
+
         h_spawn(A("/bin/sleep", "300"), &o, &p);
         h_register_pid(p.pid);
         close(p.out_fd);
         close(p.err_fd);
+        /* Until it has exec'd, it is still our root-owned fork. */
+        (void) snprintf(comm, sizeof comm, "/proc/%d/comm", (int) p.pid);
+        for (int i = 0; i < 500; i++) {
+                char *c = h_read_file(comm);
+                bool done = c && strcmp(c, "sleep\n") == 0;
+
+                free(c);
+                if (done)
+                        break;
+                usleep(2000);
+        }
         return p.pid;
 }
 
