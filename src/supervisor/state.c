@@ -18,7 +18,7 @@
 
 int state_create(const char *id, const char *name, char *ret_dir, size_t size,
                  struct caisson_error *err) {
-        char path[512];
+        char path[512], tmp[256];
         unsigned long long st = 0;
         json_object *o;
         const char *s;
@@ -29,9 +29,14 @@ int state_create(const char *id, const char *name, char *ret_dir, size_t size,
                 return cs_fail(err, CAISSON_LAYER_STATE, CAISSON_REASON_STATE_FAILED, -r,
                                "create '%s'", CAISSON_RUN_DIR);
         (void) snprintf(ret_dir, size, "%s/%s", CAISSON_RUN_DIR, id);
-        if (mkdir(ret_dir, 0700) < 0)
+        /* The directory appears under its id only once state.json is in it: `caisson gc`
+         * reclaims an id directory whose state is missing, so a directory made in place
+         * would be reclaimed by a concurrent gc while we fill it (and the sandbox's build
+         * would fail). gc ignores this name (not an id). */
+        (void) snprintf(tmp, sizeof tmp, "%s/.new-%s", CAISSON_RUN_DIR, id);
+        if (mkdir(tmp, 0700) < 0)
                 return cs_fail(err, CAISSON_LAYER_STATE, CAISSON_REASON_STATE_FAILED, errno,
-                               "create '%s'", ret_dir);
+                               "create '%s'", tmp);
         (void) pid_starttime(getpid(), &st);
         o = json_object_new_object();
         json_object_object_add(o, "id", json_object_new_string(id));
@@ -40,19 +45,27 @@ int state_create(const char *id, const char *name, char *ret_dir, size_t size,
         json_object_object_add(o, "supervisor_starttime", json_object_new_int64((int64_t) st));
         json_object_object_add(o, "backend", json_object_new_string("native"));
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-        (void) snprintf(path, sizeof path, "%s/state.json", ret_dir);
+        (void) snprintf(path, sizeof path, "%s/state.json", tmp);
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0 || write(fd, s, strlen(s)) != (ssize_t) strlen(s)) {
                 r = errno;
                 if (fd >= 0)
                         close(fd);
                 json_object_put(o);
-                (void) rmdir(ret_dir);
+                (void) unlink(path);
+                (void) rmdir(tmp);
                 return cs_fail(err, CAISSON_LAYER_STATE, CAISSON_REASON_STATE_FAILED, r,
                                "write '%s'", path);
         }
         close(fd);
         json_object_put(o);
+        if (rename(tmp, ret_dir) < 0) {
+                r = errno;
+                (void) unlink(path);
+                (void) rmdir(tmp);
+                return cs_fail(err, CAISSON_LAYER_STATE, CAISSON_REASON_STATE_FAILED, r,
+                               "create '%s'", ret_dir);
+        }
         return 0;
 }
 
