@@ -607,3 +607,64 @@ Test(escape, git_persistence_paths) {
         cr_expect_str_eq(h_probe_out(true, A("write", cfg)), "OK");
         cr_expect_str_eq(h_probe_out(true, A("rename", h_path(wd, ".git"), h_path(wd, ".git2"))), "OK");
 }
+
+Test(escape, other_persistence_paths) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *ev = h_path(wd, "ev.jsonl");
+        static const char *const names[] = { ".envrc", ".mcp.json", ".bashrc", ".gitmodules",
+                                             ".vscode/tasks.json", ".claude/settings.json" };
+        char *script, *evarg;
+        struct h_result r;
+
+        cr_assert_eq(mkdir(h_path(wd, ".vscode"), 0755), 0);
+        cr_assert_eq(mkdir(h_path(wd, ".claude"), 0755), 0);
+        cr_assert_eq(chown(h_path(wd, ".vscode"), H_NOBODY, H_NOBODY), 0);
+        cr_assert_eq(chown(h_path(wd, ".claude"), H_NOBODY, H_NOBODY), 0);
+        /* A .git *file* (a worktree or submodule) points git at a directory: protected. */
+        h_write_file(h_path(wd, ".git"), "gitdir: /nonexistent\n", 0644);
+        cr_assert_eq(chown(h_path(wd, ".git"), H_NOBODY, H_NOBODY), 0);
+        h_write_file(h_path(wd, "evil"), "echo pwned\n", 0644);
+        cr_assert_eq(chown(h_path(wd, "evil"), H_NOBODY, H_NOBODY), 0);
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+                char *f = h_path(wd, names[i]);
+
+                h_write_file(f, "# original\n", 0644);
+                cr_assert_eq(chown(f, H_NOBODY, H_NOBODY), 0);
+        }
+        /* Every route: write, truncate-by-rename over it, unlink, move its directory away. */
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+                char *f = h_path(wd, names[i]);
+
+                cr_expect_str_neq(h_probe_in(wd, NULL, A("write", f, "echo pwned\n")), "OK",
+                                  "write %s", names[i]);
+                cr_expect_str_neq(h_probe_in(wd, NULL, A("rename", h_path(wd, "evil"), f)), "OK",
+                                  "rename over %s", names[i]);
+                cr_expect_str_neq(h_probe_in(wd, NULL, A("unlink", f)), "OK", "unlink %s",
+                                  names[i]);
+                cr_expect_str_eq(h_read_file(f), "# original\n", "%s changed", names[i]);
+        }
+        cr_expect_str_neq(h_probe_in(wd, NULL, A("rename", h_path(wd, ".vscode"),
+                                                 h_path(wd, "vs2"))), "OK");
+        cr_expect_str_neq(h_probe_in(wd, NULL, A("write", h_path(wd, ".git"), "gitdir: /tmp\n")),
+                          "OK");
+        cr_expect_str_eq(h_read_file(h_path(wd, ".git")), "gitdir: /nonexistent\n");
+        /* Positive control: nobody can write them on the host. */
+        cr_expect_str_eq(h_probe_out(true, A("write", h_path(wd, ".envrc"))), "OK");
+        cr_expect_str_eq(h_probe_out(true, A("write", h_path(wd, ".git"))), "OK");
+
+        /* A persistence file that did not exist at launch cannot be covered: it is reported
+         * at exit, on stderr and as an event. */
+        cr_assert(asprintf(&evarg, "--events=%s", ev) > 0);
+        cr_assert(asprintf(&script, "%s write %s/.zshrc 'echo pwned'", probe, wd) > 0);
+        h_caisson_run(wd, A(evarg), A("/bin/sh", "-c", script), NULL, &r);
+        cr_expect_eq(r.code, 0, "%s", r.err);
+        cr_expect_str_eq(r.out, "OK\n");
+        cr_expect(strstr(r.err, ".zshrc"), "not reported on stderr: %s", r.err);
+        cr_expect(h_read_file(ev) && strstr(h_read_file(ev), ".zshrc"), "no event: %s",
+                  h_read_file(ev));
+        h_result_done(&r);
+        /* Control: a run that creates none reports none. */
+        h_caisson_run(wd, NULL, A(probe, "write", h_path(wd, "plain.txt")), NULL, &r);
+        cr_expect_eq(r.code, 0);
+        cr_expect_str_eq(r.err, "");
+        h_result_done(&r);
+}
