@@ -288,14 +288,9 @@ Test(run, seccomp_on_violation_kill) {
                            probe) > 0);
         run_code(wd, A(polarg, evarg), A("/bin/sh", "-c", script), &r);
         cr_expect_eq(r.code, 128 + SIGKILL, "exit %d: %s", r.code, r.err);
-#if 0
-        /* BUG (reported, not fixed here): in kill mode the supervisor answers the seccomp
-         * notification with EPERM (syscall_filter_handle) and only then kills the cgroup
-         * (native_next_event), so the violating process runs on for a moment: in ~1 run
-         * of 10 the shell prints "EPERM" and "survived", and can write files. The kill
-         * must land before the notification is answered. Enable when fixed. */
+        /* The kill lands before the notification is answered: the violating process
+         * never sees EPERM and never runs on. */
         cr_expect(!strstr(r.out, "survived") && !strstr(r.out, "EPERM"), "%s", r.out);
-#endif
         cr_expect_eq(h_find_procs(token, found, 8), 0, "the bystander survived");
         evs = h_read_file(ev);
         cr_assert(evs);

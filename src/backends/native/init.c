@@ -332,6 +332,30 @@ int native_filter_unpack(int fd, struct syscall_filter *ret) {
         return 0;
 }
 
+/* init is a copy of the supervisor, so /proc/1/cmdline would show the caller's whole
+ * command line (with --env K=V values) to the agent: overwrite our copy of it. The memory
+ * is private to init since the clone; the supervisor's stays as it was. */
+static void hide_cmdline(void) {
+        _cleanup_free_ char *stat = NULL;
+        unsigned long start = 0, end = 0;
+        const char *p;
+        int field;
+
+        (void) prctl(PR_SET_NAME, "caisson-init");
+        if (read_full_file("/proc/self/stat", 4096, &stat, NULL) < 0)
+                return;
+        p = strrchr(stat, ')');
+        /* after ") " come fields 3..; arg_start and arg_end are fields 48 and 49 */
+        for (field = 2; p && field < 48; field++)
+                p = strchr(p + 1, ' ');
+        if (!p || sscanf(p + 1, "%lu %lu", &start, &end) != 2 || end <= start ||
+            end - start > (1UL << 24))
+                return;
+        memset((void *) start, 0, end - start);
+        if (end - start > sizeof "caisson-init")
+                memcpy((void *) start, "caisson-init", sizeof "caisson-init");
+}
+
 _Noreturn void init_main(struct native_config *cfg, int ctl) {
         struct caisson_error err = { 0 };
         struct init_msg m;
@@ -350,6 +374,7 @@ _Noreturn void init_main(struct native_config *cfg, int ctl) {
                 _exit(125);
         (void) sys_close_range(4, ~0U, 0);
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        hide_cmdline();
 
         r = (int) init_recv(ctl, &m, NULL, 0, NULL);
         if (r <= 0 || m.type != INIT_MSG_GO)

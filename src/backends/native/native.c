@@ -484,6 +484,12 @@ static int native_exec(struct caisson_boundary *b, const struct caisson_spawn *s
         return spawn(b, spec, ret_pid, err);
 }
 
+static void kill_tree(void *userdata) {
+        struct caisson_boundary *b = userdata;
+
+        (void) cgroup_kill(b->cg, NULL);
+}
+
 static int native_next_event(struct caisson_boundary *b, struct caisson_event *ret,
                              struct caisson_error *err) {
         struct epoll_event ev[2];
@@ -495,7 +501,9 @@ static int native_next_event(struct caisson_boundary *b, struct caisson_event *r
                                                     CAISSON_REASON_INTERNAL, errno, "epoll");
         for (int i = 0; i < n; i++) {
                 if (ev[i].data.fd == b->listener_fd) {
-                        int r = syscall_filter_handle(b->listener_fd, ret, err);
+                        bool kill = b->on_violation == CAISSON_VIOLATION_KILL;
+                        int r = syscall_filter_handle_full(b->listener_fd,
+                                                           kill ? kill_tree : NULL, b, ret, err);
 
                         if (r < 0) {
                                 /* The listener fails only when the filter has no users
@@ -505,8 +513,7 @@ static int native_next_event(struct caisson_boundary *b, struct caisson_event *r
                         }
                         if (r == 0)
                                 continue;
-                        if (b->on_violation == CAISSON_VIOLATION_KILL) {
-                                (void) cgroup_kill(b->cg, NULL);
+                        if (kill) {
                                 ret->kind = CAISSON_EVENT_SYSCALL_KILLED;
                                 ret->reason = CAISSON_REASON_SYSCALL_KILLED;
                         }

@@ -370,6 +370,12 @@ static bool notif_id_valid(int listener, uint64_t id) {
 }
 
 int syscall_filter_handle(int listener, struct caisson_event *ret, struct caisson_error *err) {
+        return syscall_filter_handle_full(listener, NULL, NULL, ret, err);
+}
+
+int syscall_filter_handle_full(int listener, void (*before_answer)(void *userdata),
+                               void *userdata, struct caisson_event *ret,
+                               struct caisson_error *err) {
         union {
                 struct seccomp_notif n;
                 uint8_t raw[NOTIF_BUF_SIZE];
@@ -419,6 +425,12 @@ int syscall_filter_handle(int listener, struct caisson_event *ret, struct caisso
                         ev.binary[0] = '\0';
         }
 
+        /* With on_violation: kill, the tree dies while the caller still waits here: the
+         * answer must never let it run on, not even for the instant between EPERM and
+         * the kill. */
+        if (before_answer)
+                before_answer(userdata);
+
         /* The agent gets EPERM, as from the kernel; the event is the report. */
         memset(&resp, 0, sizeof resp);
         resp.r.id = req.n.id;
@@ -426,8 +438,13 @@ int syscall_filter_handle(int listener, struct caisson_event *ret, struct caisso
         resp.r.val = 0;
         resp.r.flags = 0;
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0) {
-                if (errno == ENOENT)
+                if (errno == ENOENT && !before_answer)
                         return 0; /* the caller died before the answer */
+                if (errno == ENOENT) {
+                        /* before_answer killed it: that is the outcome to report */
+                        *ret = ev;
+                        return 1;
+                }
                 return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, errno,
                                "answer notification");
         }

@@ -31,5 +31,11 @@ int syscall_filter_load(const struct syscall_filter *f, int *ret_listener,
  * was filled, 0 if the notification vanished (the caller died), negative errno on error. */
 int syscall_filter_handle(int listener, struct caisson_event *ret, struct caisson_error *err);
 
+/* Like syscall_filter_handle, calling before_answer (if not NULL) after the notification
+ * was received and before it is answered: on_violation: kill kills the tree there. */
+int syscall_filter_handle_full(int listener, void (*before_answer)(void *userdata),
+                               void *userdata, struct caisson_event *ret,
+                               struct caisson_error *err);
+
 /* Resolves a native syscall number to its name ("#nr" if unknown) into buf. */
 const char *syscall_filter_name(int nr, char *buf, size_t size);
