@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "util.h"
 
 #include "backends/native/cgroup.h"
 #include "macro.h"
@@ -22,6 +26,38 @@ static bool id_valid(const char *s) {
                 if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
                         return false;
         return true;
+}
+
+/* A ".new-<id>" directory is a state directory being written (state_create). It is
+ * left behind only when its supervisor died in between: reclaim it when its state names
+ * a dead supervisor, or, without state, when it is older than a minute. */
+static unsigned gc_new_dir(const char *name) {
+        char dir[512], path[600];
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        json_object *o, *v;
+        bool dead = false;
+
+        (void) snprintf(dir, sizeof dir, "%s/%s", CAISSON_RUN_DIR, name);
+        (void) snprintf(path, sizeof path, "%s/state.json", dir);
+        if (read_full_file(path, 65536, &buf, NULL) == 0 && (o = json_tokener_parse(buf))) {
+                struct sandbox_state s = { 0 };
+
+                if (json_object_object_get_ex(o, "supervisor_pid", &v))
+                        s.supervisor_pid = (pid_t) json_object_get_int64(v);
+                if (json_object_object_get_ex(o, "supervisor_starttime", &v))
+                        s.starttime = (unsigned long long) json_object_get_int64(v);
+                json_object_put(o);
+                dead = !state_alive(&s);
+        } else if (stat(dir, &st) == 0)
+                dead = time(NULL) - st.st_mtime > 60;
+        if (!dead)
+                return 0;
+        (void) unlink(path);
+        if (rmdir(dir) < 0)
+                return 0;
+        printf("reclaimed unfinished state %s\n", name);
+        return 1;
 }
 
 int cmd_gc(int argc, char **argv) {
@@ -44,6 +80,10 @@ int cmd_gc(int argc, char **argv) {
         while (d && (de = readdir(d))) {
                 struct sandbox_state s;
 
+                if (strncmp(de->d_name, ".new-", 5) == 0 && id_valid(de->d_name + 5)) {
+                        reclaimed += gc_new_dir(de->d_name);
+                        continue;
+                }
                 if (!id_valid(de->d_name))
                         continue;
                 if (state_read(de->d_name, &s) == 0 && state_alive(&s))
