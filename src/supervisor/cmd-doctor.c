@@ -4,8 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
-#include <nftables/libnftables.h>
+#include <dlfcn.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -47,24 +48,39 @@ static int probe_unshare(void) {
         return unshare(ns_flag);
 }
 
+/* libnftables is loaded only where it is used (a sandbox without network_policies never
+ * maps it: it and its dependencies are most of a supervisor's resident size). */
 static int probe_nft(void) {
         /* libnftables 1.0.6 exit()s in nft_ctx_new when netlink is unavailable: probe the
          * socket first, then make a context in this child only. */
         int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-        struct nft_ctx *ctx;
+        void *lib, *ctx;
+        void *(*ctx_new)(uint32_t);
+        void (*ctx_free)(void *);
+        int (*buffer_output)(void *);
+        int (*run_cmd)(void *, const char *);
 
         if (fd < 0)
                 return -1;
         close(fd);
-        ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        lib = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (!lib)
+                return -1;
+        ctx_new = (void *(*)(uint32_t)) dlsym(lib, "nft_ctx_new");
+        ctx_free = (void (*)(void *)) dlsym(lib, "nft_ctx_free");
+        buffer_output = (int (*)(void *)) dlsym(lib, "nft_ctx_buffer_output");
+        run_cmd = (int (*)(void *, const char *)) dlsym(lib, "nft_run_cmd_from_buffer");
+        if (!ctx_new || !ctx_free || !buffer_output || !run_cmd)
+                return -1;
+        ctx = ctx_new(0 /* NFT_CTX_DEFAULT */);
         if (!ctx)
                 return -1;
-        nft_ctx_buffer_output(ctx);
-        if (nft_run_cmd_from_buffer(ctx, "list tables") != 0) {
-                nft_ctx_free(ctx);
+        (void) buffer_output(ctx);
+        if (run_cmd(ctx, "list tables") != 0) {
+                ctx_free(ctx);
                 return -1;
         }
-        nft_ctx_free(ctx);
+        ctx_free(ctx);
         return 0;
 }
 
