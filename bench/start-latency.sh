@@ -1,0 +1,73 @@
+#!/bin/sh
+# Start-to-exit latency of a sandboxed /bin/true, side by side (hyperfine, medians):
+#   bare      /bin/true, no sandbox
+#   floor     bench/floor.c: clone() into the six namespaces caisson uses, exec, wait
+#   bwrap     bwrap --unshare-all --die-with-parent --new-session, with a read-only view
+#             equivalent to caisson's default policy (bench_bwrap_args in lib.sh)
+#   nsjail    when installed (Debian 12 has no package)
+#   caisson   caisson run -T -- /bin/true, default policy, from a temporary workdir
+# Prints a markdown section; see bench/run-all.sh. Usage: sudo sh bench/start-latency.sh
+. "$(dirname "$0")/lib.sh"
+bench_require_root
+bench_require_tools
+bench_caisson
+bench_run_uid
+bench_tmpdir
+
+runs=${BENCH_RUNS:-100}
+work=$bench_tmp/work
+mkdir "$work"
+chown "$run_uid" "$work"
+cc -O2 -o "$bench_tmp/floor" "$bench_repo/bench/floor.c"
+bwrap_cmd="$(bench_bwrap_args "$work") /bin/true"
+
+set -- -n bare /bin/true -n floor "$bench_tmp/floor" -n bwrap "$bwrap_cmd"
+nsjail_note="nsjail: not installed (Debian 12 has no nsjail package), not measured."
+if command -v nsjail >/dev/null; then
+        set -- "$@" -n nsjail "nsjail -Mo --quiet -R /usr -R /etc -R /lib -R /lib64 -R /bin -B $work --cwd $work -- /bin/true"
+        nsjail_note="nsjail: $(command -v nsjail)."
+fi
+set -- "$@" -n caisson "$caisson run -T -- /bin/true"
+
+bench_log "start latency: hyperfine, $runs runs each, warmup 5"
+(cd "$work" && hyperfine -N --style basic --warmup 5 --runs "$runs" \
+        --export-json "$bench_tmp/start.json" "$@") >&2
+
+echo "## Start-to-exit latency (\`/bin/true\`)"
+echo
+echo "hyperfine 1 process at a time, $runs runs, warmup 5, run from a temporary workdir."
+echo "Commands (\`\$W\` = the temporary workdir):"
+echo
+echo '```'
+echo "bare:    /bin/true"
+echo "floor:   bench/floor.c (clone(CLONE_NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS|NEWCGROUP), execve /bin/true, waitpid)"
+echo "bwrap:   $(echo "$bwrap_cmd" | sed "s|$work|\$W|g")"
+command -v nsjail >/dev/null && echo "nsjail:  nsjail -Mo --quiet -R /usr -R /etc -R /lib -R /lib64 -R /bin -B \$W --cwd \$W -- /bin/true"
+echo "caisson: caisson run -T -- /bin/true    (cwd \$W, built-in default policy)"
+echo '```'
+echo
+"$PY" - "$bench_tmp/start.json" <<'PYEOF'
+import json, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+ms = lambda s: s * 1000.0
+print("| command | median ms | mean ± σ ms | min ms | max ms | runs |")
+print("|---|---:|---:|---:|---:|---:|")
+for name, r in res.items():
+    print("| %s | **%.2f** | %.2f ± %.2f | %.2f | %.2f | %d |" % (
+        name, ms(r["median"]), ms(r["mean"]), ms(r["stddev"] or 0), ms(r["min"]), ms(r["max"]),
+        len(r["times"])))
+c = res["caisson"]["median"]
+print()
+print("Ratios of medians:")
+print()
+print("- **caisson / bwrap = %.2f** (target ≤ 1.0, stretch 0.8)" % (c / res["bwrap"]["median"]))
+if "nsjail" in res:
+    print("- caisson / nsjail = %.2f" % (c / res["nsjail"]["median"]))
+print("- caisson / floor = %.2f (caisson − floor = %.2f ms: the mounts, cgroup, Landlock, seccomp, "
+      "privilege drop and supervisor setup on top of the bare namespaces)" % (
+          c / res["floor"]["median"], ms(c - res["floor"]["median"])))
+print("- bwrap / floor = %.2f" % (res["bwrap"]["median"] / res["floor"]["median"]))
+print("- caisson / bare = %.2f" % (c / res["bare"]["median"]))
+PYEOF
+echo "- $nsjail_note"
+echo
