@@ -131,11 +131,11 @@ static int parse_args(int argc, char **argv, struct run_args *a) {
                 { "detach", no_argument, NULL, OPT_UNSUPPORTED },
                 {}
         };
-        int c;
+        int c, longindex = -1;
 
         a->tty = -1;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "+tTh", opts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "+tTh", opts, &longindex)) >= 0) {
                 switch (c) {
                 case OPT_POLICY: a->policy = optarg; break;
                 case OPT_RO:
@@ -185,8 +185,8 @@ static int parse_args(int argc, char **argv, struct run_args *a) {
                 case 'T': a->tty = 0; break;
                 case 'h': run_help(); return 1;
                 case OPT_UNSUPPORTED:
-                        usage_error("%s: network egress is not available yet; a sandbox has "
-                                    "loopback only", argv[optind - 1]);
+                        usage_error("--%s: network egress is not available yet; a sandbox has "
+                                    "loopback only", opts[longindex].name);
                         return -EINVAL;
                 default:
                         return -EINVAL;

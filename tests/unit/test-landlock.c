@@ -4,6 +4,7 @@
  * operation on a granted path, or before restrict_self, succeeds. */
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -325,6 +326,40 @@ Test(landlock_kernel, file_rule, .init = require_landlock) {
         r = landlock_prepare(kernel_abi, paths, ELEMENTSOF(paths), &fd, &err);
         cr_assert_eq(r, 0, "prepare: %d %s", r, err.msg);
         CHECK_CHILD(file_rule_child, &fd);
+}
+
+static void list_only_child(void *arg) {
+        int *fd = arg;
+        DIR *d;
+        int f;
+
+        enter_domain(*fd);
+        d = opendir("/etc");
+        CHILD_CHECK(d != NULL, "list_only: opendir /etc: %m");
+        closedir(d);
+        d = opendir("/");
+        CHILD_CHECK(d != NULL, "list_only: opendir /: %m");
+        closedir(d);
+        /* Listing grants no file: /etc/passwd stays closed, /usr files stay readable. */
+        EXPECT_ERRNO(open("/etc/passwd", O_RDONLY | O_CLOEXEC), EACCES);
+        f = open("/usr/bin/true", O_RDONLY | O_CLOEXEC);
+        CHILD_CHECK(f >= 0, "list_only: open /usr/bin/true: %m");
+        close(f);
+}
+
+/* list_only on "/" is READ_DIR beneath it and nothing else. */
+Test(landlock_kernel, list_only, .init = require_landlock) {
+        const struct landlock_path paths[] = {
+                { .path = "/usr", .read_write = false },
+                { .path = "/", .list_only = true },
+        };
+        struct caisson_error err = {};
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        r = landlock_prepare(kernel_abi, paths, ELEMENTSOF(paths), &fd, &err);
+        cr_assert_eq(r, 0, "prepare: %d %s", r, err.msg);
+        CHECK_CHILD(list_only_child, &fd);
 }
 
 struct file_case {

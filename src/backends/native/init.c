@@ -281,7 +281,7 @@ static int build_landlock(const struct native_config *cfg, int *ret_fd,
         _cleanup_free_ struct landlock_path *lp = NULL;
         size_t n = 0;
 
-        lp = calloc(cfg->n_paths + ELEMENTSOF(own), sizeof *lp);
+        lp = calloc(cfg->n_paths + ELEMENTSOF(own) + 1, sizeof *lp);
         if (!lp)
                 return cs_fail(err, CAISSON_LAYER_LANDLOCK, CAISSON_REASON_NO_MEMORY, ENOMEM,
                                "ruleset");
@@ -295,6 +295,10 @@ static int build_landlock(const struct native_config *cfg, int *ret_fd,
         }
         for (size_t i = 0; i < ELEMENTSOF(own); i++)
                 lp[n++] = (struct landlock_path) { .path = own[i], .read_write = true };
+        /* Listing directories, from "/" down, reads no file: the view holds only what the
+         * policy granted, and tools that walk the tree (ls /, find, shells' completion)
+         * keep working. File contents stay governed by the rules above. */
+        lp[n++] = (struct landlock_path) { .path = "/", .list_only = true };
         return landlock_prepare(cfg->landlock_abi, lp, n, ret_fd, err);
 }
 

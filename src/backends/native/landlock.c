@@ -122,7 +122,8 @@ static int add_path_rule(int abi, int ruleset_fd, const struct landlock_path *p,
                                "allow '%s'", p->path);
 
         rule.parent_fd = fd;
-        rule.allowed_access = landlock_fs_rights(abi, p->read_write, S_ISDIR(st.st_mode));
+        rule.allowed_access = p->list_only ? LANDLOCK_ACCESS_FS_READ_DIR :
+                                             landlock_fs_rights(abi, p->read_write, S_ISDIR(st.st_mode));
         if (sys_landlock_add_rule(ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) < 0)
                 return cs_fail(err, CAISSON_LAYER_LANDLOCK, CAISSON_REASON_LANDLOCK_RULE, errno,
                                "allow '%s'", p->path);

@@ -20,6 +20,7 @@ uint64_t landlock_scopes(int abi);  /* ABI >= 6: abstract unix sockets and signa
 struct landlock_path {
         const char *path;  /* as seen by the caller (inside the new root) */
         bool read_write;
+        bool list_only;    /* grant only READ_DIR: list directories, read no file */
 };
 
 /* Creates the ruleset for the given ABI (all its FS rights handled, plus the ABI 6 scopes; no
