@@ -21,20 +21,13 @@ static int expand_fail(const struct policy *p, struct policy_pos pos, struct cai
                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int expand_fail(const struct policy *p, struct policy_pos pos, struct caisson_error *err,
                        const char *fmt, ...) {
-        char what[256];
         va_list ap;
+        int r;
 
         va_start(ap, fmt);
-        (void) vsnprintf(what, sizeof what, fmt, ap);
+        r = policy_fail_at(err, CAISSON_REASON_POLICY_INVALID, p->filename, pos, fmt, ap);
         va_end(ap);
-        for (char *c = what; *c; c++)
-                if ((unsigned char) *c < 0x20 || *c == 0x7f)
-                        *c = '?';
-        if (pos.line == 0)
-                return cs_fail(err, CAISSON_LAYER_POLICY, CAISSON_REASON_POLICY_INVALID, 0, "%s: %s",
-                               p->filename ?: "<policy>", what);
-        return cs_fail(err, CAISSON_LAYER_POLICY, CAISSON_REASON_POLICY_INVALID, 0, "%s:%u:%u: %s",
-                       p->filename ?: "<policy>", pos.line, pos.column, what);
+        return r;
 }
 
 /* Substitutes the variables. Returns -EINVAL with *ret_bad pointing at an unknown "${...}" in

@@ -95,17 +95,13 @@ static int fail_pos(struct ctx *c, struct policy_pos pos, enum caisson_reason re
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int fail_pos(struct ctx *c, struct policy_pos pos, enum caisson_reason reason,
                     const char *fmt, ...) {
-        char what[256];
         va_list ap;
+        int r;
 
         va_start(ap, fmt);
-        (void) vsnprintf(what, sizeof what, fmt, ap);
+        r = policy_fail_at(c->err, reason, c->filename, pos, fmt, ap);
         va_end(ap);
-        for (char *ch = what; *ch; ch++)
-                if ((unsigned char) *ch < 0x20 || *ch == 0x7f)
-                        *ch = '?'; /* no terminal escapes or second lines from a policy */
-        return cs_fail(c->err, CAISSON_LAYER_POLICY, reason, 0, "%s:%u:%u: %s", c->filename,
-                       pos.line, pos.column, what);
+        return r;
 }
 
 #define fail_at(c, node, ...) fail_pos((c), (node)->pos, CAISSON_REASON_POLICY_INVALID, __VA_ARGS__)

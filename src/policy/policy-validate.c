@@ -357,21 +357,32 @@ bool policy_syscall_name_valid(const char *name) {
 
 /* --- Cross-field validation and verdicts --- */
 
+int policy_fail_at(struct caisson_error *err, enum caisson_reason reason, const char *filename,
+                   struct policy_pos pos, const char *fmt, va_list ap) {
+        char what[256];
+
+        (void) vsnprintf(what, sizeof what, fmt, ap);
+        for (char *c = what; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        *c = '?'; /* no terminal escapes or second lines from a policy */
+        if (pos.line == 0)
+                return cs_fail(err, CAISSON_LAYER_POLICY, reason, 0, "%s: %s",
+                               filename ?: "<policy>", what);
+        return cs_fail(err, CAISSON_LAYER_POLICY, reason, 0, "%s:%u:%u: %s",
+                       filename ?: "<policy>", pos.line, pos.column, what);
+}
+
 static int vfail(const struct policy *p, struct caisson_error *err, struct policy_pos pos,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int vfail(const struct policy *p, struct caisson_error *err, struct policy_pos pos,
                  const char *fmt, ...) {
-        char what[256];
         va_list ap;
+        int r;
 
         va_start(ap, fmt);
-        (void) vsnprintf(what, sizeof what, fmt, ap);
+        r = policy_fail_at(err, CAISSON_REASON_POLICY_INVALID, p->filename, pos, fmt, ap);
         va_end(ap);
-        for (char *c = what; *c; c++)
-                if ((unsigned char) *c < 0x20 || *c == 0x7f)
-                        *c = '?'; /* no terminal escapes or second lines from a policy's keys */
-        return cs_fail(err, CAISSON_LAYER_POLICY, CAISSON_REASON_POLICY_INVALID, 0,
-                       "%s:%u:%u: %s", p->filename ?: "<policy>", pos.line, pos.column, what);
+        return r;
 }
 
 struct fields {

@@ -3,10 +3,12 @@
  * struct policy is the validated model; no YAML-library type leaks out of this directory. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "caisson/reasons.h"
 #include "caisson/types.h"
 
 #define POLICY_MAX_BYTES (1024 * 1024) /* a policy file larger than this is refused */
@@ -204,3 +206,10 @@ struct policy_cidr {
         unsigned prefix;
 };
 int policy_parse_cidr(const char *s, struct policy_cidr *ret);
+
+/* Fills *err with "FILE:LINE:COL: what" (or "FILE: what" when pos has no line): one line,
+ * control characters from the policy replaced, so a key or value can forge no terminal
+ * escape and no second message. Returns -EINVAL. Shared by every policy stage. */
+int policy_fail_at(struct caisson_error *err, enum caisson_reason reason, const char *filename,
+                   struct policy_pos pos, const char *fmt, va_list ap)
+        __attribute__((format(printf, 5, 0)));
