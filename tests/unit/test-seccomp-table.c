@@ -1333,3 +1333,38 @@ Test(syscall_filter, handle_vanished_notification) {
         cr_assert_eq(r, 0, "%d %s", r, err.msg);
         (void) close(sv[0]);
 }
+
+/* The BPF generated at build time for the default table is exactly what libseccomp makes
+ * of that table now; any other table (a policy deny) is compiled afresh. */
+Test(syscall_filter, prebuilt_default_matches_fresh_compile) {
+        struct caisson_error err = {};
+        struct caisson_syscall_rule *rules = NULL, *more = NULL;
+        size_t n = 0, n_more = 0;
+        struct syscall_filter pre = {}, fresh = {}, other = {};
+        const char *deny[] = { "io_setup" };
+
+        cr_assert_eq(syscall_table_build(NULL, 0, NULL, 0, &rules, &n, &err), 0, "%s", err.msg);
+        cr_assert_eq(n, default_filter_rules);
+        cr_assert_eq(syscall_filter_fingerprint(rules, n), default_filter_fingerprint);
+        cr_assert_eq(syscall_filter_compile(rules, n, &pre, &err), 0, "%s", err.msg);
+        cr_assert_eq(syscall_filter_compile_fresh(rules, n, &fresh, &err), 0, "%s", err.msg);
+        cr_assert_eq(pre.main.len, fresh.main.len);
+        cr_assert_eq(pre.ceiling.len, fresh.ceiling.len);
+        cr_assert(memcmp(pre.main.filter, fresh.main.filter,
+                         fresh.main.len * sizeof(struct sock_filter)) == 0);
+        cr_assert(memcmp(pre.ceiling.filter, fresh.ceiling.filter,
+                         fresh.ceiling.len * sizeof(struct sock_filter)) == 0);
+
+        cr_assert_eq(syscall_table_build(deny, 1, NULL, 0, &more, &n_more, &err), 0, "%s", err.msg);
+        cr_assert_neq(syscall_filter_fingerprint(more, n_more), default_filter_fingerprint);
+        cr_assert_eq(syscall_filter_compile(more, n_more, &other, &err), 0, "%s", err.msg);
+        cr_assert(other.main.len != pre.main.len ||
+                  memcmp(other.main.filter, pre.main.filter,
+                         pre.main.len * sizeof(struct sock_filter)) != 0,
+                  "a policy deny must change the filter");
+        syscall_filter_done(&pre);
+        syscall_filter_done(&fresh);
+        syscall_filter_done(&other);
+        free(rules);
+        free(more);
+}

@@ -285,8 +285,71 @@ static int compile_ceiling(struct sock_fprog *ret, struct caisson_error *err) {
         return 0;
 }
 
+/* FNV-1a over everything that decides the BPF: names, numbers, actions, conditions. */
+uint64_t syscall_filter_fingerprint(const struct caisson_syscall_rule *rules, size_t n) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+
+#define FP_MIX(p, len)                                                                             \
+        for (size_t k_ = 0; k_ < (len); k_++)                                                      \
+                h = (h ^ ((const uint8_t *) (p))[k_]) * 0x100000001b3ULL
+        for (size_t i = 0; i < n; i++) {
+                const struct caisson_syscall_rule *r = &rules[i];
+
+                FP_MIX(r->name, strlen(r->name) + 1);
+                FP_MIX(&r->nr, sizeof r->nr);
+                FP_MIX(&r->action, sizeof r->action);
+                for (size_t a = 0; a < ELEMENTSOF(r->args); a++) {
+                        FP_MIX(&r->args[a].op, sizeof r->args[a].op);
+                        FP_MIX(&r->args[a].index, sizeof r->args[a].index);
+                        FP_MIX(&r->args[a].value, sizeof r->args[a].value);
+                        FP_MIX(&r->args[a].mask, sizeof r->args[a].mask);
+                }
+        }
+#undef FP_MIX
+        return h;
+}
+
+#ifndef CAISSON_GEN_FILTER
+/* The default table compiled at build time by tools/gen-filter (same code, same
+ * libseccomp): a policy without seccomp.deny/allow skips the ~2 ms compile. */
+#include "default-filter.h"
+
+static int prebuilt(const struct caisson_syscall_rule *rules, size_t n, struct syscall_filter *ret) {
+        struct sock_filter *m, *c;
+
+        if (n != default_filter_rules ||
+            syscall_filter_fingerprint(rules, n) != default_filter_fingerprint)
+                return 0;
+        m = malloc(sizeof default_filter_main);
+        c = malloc(sizeof default_filter_ceiling);
+        if (!m || !c) {
+                free(m);
+                free(c);
+                return -ENOMEM;
+        }
+        memcpy(m, default_filter_main, sizeof default_filter_main);
+        memcpy(c, default_filter_ceiling, sizeof default_filter_ceiling);
+        ret->main = (struct sock_fprog) { .len = ELEMENTSOF(default_filter_main), .filter = m };
+        ret->ceiling = (struct sock_fprog) { .len = ELEMENTSOF(default_filter_ceiling), .filter = c };
+        return 1;
+}
+#endif
+
 int syscall_filter_compile(const struct caisson_syscall_rule *rules, size_t n,
                            struct syscall_filter *ret, struct caisson_error *err) {
+#ifndef CAISSON_GEN_FILTER
+        int r = n > 0 && rules ? prebuilt(rules, n, ret) : 0;
+
+        if (r < 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_NO_MEMORY, -r, "filter");
+        if (r > 0)
+                return 0;
+#endif
+        return syscall_filter_compile_fresh(rules, n, ret, err);
+}
+
+int syscall_filter_compile_fresh(const struct caisson_syscall_rule *rules, size_t n,
+                                 struct syscall_filter *ret, struct caisson_error *err) {
         _cleanup_(syscall_filter_done) struct syscall_filter f = {};
         int r;
 

@@ -5,6 +5,7 @@
 
 #include <linux/filter.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "caisson/backend.h"
 #include "caisson/types.h"
@@ -19,6 +20,11 @@ struct syscall_filter {
 int syscall_filter_compile(const struct caisson_syscall_rule *rules, size_t n,
                            struct syscall_filter *ret, struct caisson_error *err);
 void syscall_filter_done(struct syscall_filter *f);
+/* The same, always through libseccomp (syscall_filter_compile uses the build-time BPF of
+ * the default table when the table is exactly that one). */
+int syscall_filter_compile_fresh(const struct caisson_syscall_rule *rules, size_t n,
+                                 struct syscall_filter *ret, struct caisson_error *err);
+uint64_t syscall_filter_fingerprint(const struct caisson_syscall_rule *rules, size_t n);
 
 /* Child side, after NO_NEW_PRIVS: loads both programs; *ret_listener is the notification
  * fd (CLOEXEC). Makes no allocation and no syscall the filter would notify. */
