@@ -9,8 +9,6 @@
 #include "policy/policy.h"
 #include "supervisor.h"
 
-int policy_load_file(const char *path, struct policy **ret, struct caisson_error *err);
-
 static void print_line(const char *line, void *userdata) {
         (void) userdata;
         printf("  note: %s\n", line);

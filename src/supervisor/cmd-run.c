@@ -237,15 +237,15 @@ static void env_done(struct envv *e) {
         free(e->v);
 }
 
+/* The policy's rule for variable names, for a name that is not NUL-terminated. */
 static bool env_name_valid(const char *k, size_t n) {
-        if (n == 0 || !(k[0] == '_' || (k[0] | 0x20) >= 'a') || (k[0] | 0x20) > 'z')
-                if (k[0] != '_')
-                        return false;
-        for (size_t i = 0; i < n; i++)
-                if (!(k[i] == '_' || (k[i] >= '0' && k[i] <= '9') || ((k[i] | 0x20) >= 'a' &&
-                                                                     (k[i] | 0x20) <= 'z')))
-                        return false;
-        return true;
+        char name[256];
+
+        if (n == 0 || n >= sizeof name)
+                return false;
+        memcpy(name, k, n);
+        name[n] = 0;
+        return policy_env_name_valid(name);
 }
 
 static int env_build(const struct run_args *a, const struct policy *p, const struct run_user *u,
@@ -425,7 +425,7 @@ void print_error(const struct caisson_error *err) {
         fprintf(stderr, "caisson: %s\n", cs_error_format(err, buf, sizeof buf));
 }
 
-static int load_policy(const char *path, struct policy **ret, struct caisson_error *err) {
+int policy_load_file(const char *path, struct policy **ret, struct caisson_error *err) {
         _cleanup_free_ char *buf = NULL;
         size_t size;
         int r;
@@ -440,11 +440,6 @@ static int load_policy(const char *path, struct policy **ret, struct caisson_err
                 return cs_fail(err, CAISSON_LAYER_POLICY, CAISSON_REASON_POLICY_IO, -r,
                                "read '%s'", path);
         return policy_load(buf, size, path, ret, err);
-}
-
-int policy_load_file(const char *path, struct policy **ret, struct caisson_error *err);
-int policy_load_file(const char *path, struct policy **ret, struct caisson_error *err) {
-        return load_policy(path, ret, err);
 }
 
 static void print_notice(const char *line, void *userdata) {
@@ -548,7 +543,7 @@ int cmd_run(int argc, char **argv) {
                 goto out;
         }
 
-        r = load_policy(a.policy, &p, &err);
+        r = policy_load_file(a.policy, &p, &err);
         if (r >= 0 && !p->has_filesystem_policy)
                 r = policy_load_default(&def, &err);
         if (r < 0) {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,17 +69,12 @@ void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_obj
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         len = strlen(s);
         {
-                char *line = malloc(len + 2);
+                struct iovec iov[2] = { { (void *) s, len }, { (void *) "\n", 1 } };
 
-                if (line) {
-                        memcpy(line, s, len);
-                        line[len] = '\n';
-                        /* One write per record, O_APPEND: lines never interleave. */
-                        if (write(ev->fd, line, len + 1) != (ssize_t) (len + 1))
-                                log_warning("events: write failed, record %llu dropped",
-                                            (unsigned long long) ev->seq);
-                        free(line);
-                }
+                /* One writev per record, O_APPEND: lines never interleave. */
+                if (writev(ev->fd, iov, 2) != (ssize_t) (len + 1))
+                        log_warning("events: write failed, record %llu dropped",
+                                    (unsigned long long) ev->seq);
         }
         json_object_put(o);
 }

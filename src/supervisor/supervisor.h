@@ -107,6 +107,10 @@ int terminal_make_raw(struct terminal *t);
 void terminal_resize(struct terminal *t);
 void terminal_restore(void);
 
+/* cmd-run.c: reads and loads a policy file, or the built-in one when path is NULL. */
+struct policy;
+int policy_load_file(const char *path, struct policy **ret, struct caisson_error *err);
+
 /* commands */
 int cmd_run(int argc, char **argv);
 int cmd_policy(int argc, char **argv);

@@ -484,12 +484,9 @@ _Noreturn void init_main(struct native_config *cfg, int ctl) {
                                 break; /* the supervisor is gone */
                         if (n > 0 && m.type == INIT_MSG_SPAWN)
                                 handle_spawn(&m, fds, n_fds, spawned, ELEMENTSOF(spawned));
-                        else {
+                        else
                                 for (size_t i = 0; i < n_fds; i++)
                                         close(fds[i]);
-                                if (n > 0 && m.type == INIT_MSG_SIGNAL && m.pid > 1)
-                                        (void) kill(m.pid, m.status);
-                        }
                 }
         }
         /* Supervisor gone: end the sandbox. As pid 1, our exit kills the namespace. */

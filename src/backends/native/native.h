@@ -64,16 +64,14 @@ enum init_msg_type {
         INIT_MSG_READY,        /* init → sup: ceiling in place; carries the seccomp listener */
         INIT_MSG_ERROR,        /* init → sup: struct caisson_error; init exits */
         INIT_MSG_SPAWN,        /* sup → init: fds stdin,stdout,stderr,status,payload(memfd) */
-        INIT_MSG_SPAWNED,      /* init → sup: ns pid, or error */
         INIT_MSG_EXITED,       /* init → sup: a spawned process ended */
-        INIT_MSG_SIGNAL,       /* sup → init: signal a spawned process (ns pid) */
         INIT_MSG_FILTER,       /* sup → init: the compiled seccomp programs (memfd) */
 };
 
 struct init_msg {
         uint32_t type;
-        int32_t pid;           /* ns pid (SPAWNED, EXITED, SIGNAL) */
-        int32_t status;        /* EXITED: wait status; SIGNAL: signal number */
+        int32_t pid;           /* EXITED: ns pid */
+        int32_t status;        /* EXITED: wait status */
         uint32_t flags;        /* SPAWN: CAISSON_SPAWN_* | INIT_SPAWN_TTY */
         struct caisson_error err;
 };

@@ -56,7 +56,20 @@ static int protect_one(const char *root, const char *path, bool pin_only,
                            err);
 }
 
-static int protect_path(const struct native_config *cfg, const char *path,
+/* Directories already pinned, so .git is bound once for .git/hooks and .git/config. */
+struct pinned {
+        char paths[32][PATH_MAX];
+        size_t n;
+};
+
+static bool pinned_has(const struct pinned *pn, const char *path) {
+        for (size_t i = 0; i < pn->n; i++)
+                if (streq(pn->paths[i], path))
+                        return true;
+        return false;
+}
+
+static int protect_path(const struct native_config *cfg, struct pinned *pn, const char *path,
                         struct caisson_error *err) {
         const char *rw_root;
         char buf[PATH_MAX];
@@ -80,10 +93,13 @@ static int protect_path(const struct native_config *cfg, const char *path,
                 struct stat ds;
 
                 *p = 0;
-                if (lstat(buf, &ds) == 0 && S_ISDIR(ds.st_mode)) {
+                if (!pinned_has(pn, buf) && lstat(buf, &ds) == 0 && S_ISDIR(ds.st_mode)) {
                         r = protect_one(cfg->root, buf, true, err);
                         if (r < 0)
                                 return r;
+                        /* past the table's size a directory is pinned again: harmless */
+                        if (pn->n < ELEMENTSOF(pn->paths))
+                                strcpy(pn->paths[pn->n++], buf);
                 }
                 *p = '/';
         }
@@ -91,11 +107,16 @@ static int protect_path(const struct native_config *cfg, const char *path,
 }
 
 int persist_protect(const struct native_config *cfg, struct caisson_error *err) {
+        _cleanup_free_ struct pinned *pn = NULL;
         char path[PATH_MAX];
         int r;
 
         if (!cfg->persist_protect)
                 return 0;
+        pn = calloc(1, sizeof *pn);
+        if (!pn)
+                return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_NO_MEMORY, ENOMEM,
+                               "persistence paths");
         for (size_t i = 0; i < cfg->n_paths; i++) {
                 const struct caisson_path_rule *p = &cfg->paths[i];
                 struct stat st;
@@ -106,19 +127,19 @@ int persist_protect(const struct native_config *cfg, struct caisson_error *err) 
                         if (snprintf(path, sizeof path, "%s/%s", streq(p->path, "/") ? "" : p->path,
                                      persist_default_names[j]) >= (int) sizeof path)
                                 continue;
-                        r = protect_path(cfg, path, err);
+                        r = protect_path(cfg, pn, path, err);
                         if (r < 0)
                                 return r;
                 }
                 if (snprintf(path, sizeof path, "%s/%s", p->path, git_file) < (int) sizeof path &&
                     lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-                        r = protect_path(cfg, path, err);
+                        r = protect_path(cfg, pn, path, err);
                         if (r < 0)
                                 return r;
                 }
         }
         for (size_t i = 0; i < cfg->n_persist_extra; i++) {
-                r = protect_path(cfg, cfg->persist_extra[i], err);
+                r = protect_path(cfg, pn, cfg->persist_extra[i], err);
                 if (r < 0)
                         return r;
         }

@@ -64,24 +64,29 @@ static int join(char *buf, size_t size, const char *root, const char *path) {
         return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* Creates an empty mount point of the right type at dst (a directory or a file). */
-static int make_mount_point(const char *dst, bool dir) {
+static int make_parent(const char *dst) {
         char parent[PATH_MAX];
         char *slash;
-        int fd, r;
 
-        if (dir)
-                return mkdir_p(dst, 0755);
         if (strlen(dst) >= sizeof parent)
                 return -ENAMETOOLONG;
         strcpy(parent, dst);
         slash = strrchr(parent, '/');
-        if (slash && slash != parent) {
-                *slash = 0;
-                r = mkdir_p(parent, 0755);
-                if (r < 0)
-                        return r;
-        }
+        if (!slash || slash == parent)
+                return 0;
+        *slash = 0;
+        return mkdir_p(parent, 0755);
+}
+
+/* Creates an empty mount point of the right type at dst (a directory or a file). */
+static int make_mount_point(const char *dst, bool dir) {
+        int fd, r;
+
+        if (dir)
+                return mkdir_p(dst, 0755);
+        r = make_parent(dst);
+        if (r < 0)
+                return r;
         fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return errno == EEXIST || errno == EISDIR ? 0 : -errno;
@@ -143,8 +148,7 @@ static int do_mount(const char *root, const struct mount_op *op, struct caisson_
                                                CAISSON_REASON_MOUNT_FAILED, errno,
                                                "readlink '%s'", op->path);
                         target[n] = 0;
-                        r = make_mount_point(dst, true);
-                        (void) rmdir(dst); /* only the parents were wanted */
+                        r = make_parent(dst);
                         if (r < 0 || (symlink(target, dst) < 0 && errno != EEXIST))
                                 return cs_fail(err, CAISSON_LAYER_MOUNT,
                                                CAISSON_REASON_MOUNT_FAILED,
