@@ -52,7 +52,26 @@ extern "C" {
         X(EXITED, 112, "exited")                                                                   \
         X(PERSISTENCE_CREATED, 120, "persistence_created")                                         \
         X(STATE_FAILED, 130, "state_failed")                                                       \
-        X(TERMINAL_FAILED, 140, "terminal_failed")
+        X(TERMINAL_FAILED, 140, "terminal_failed")                                                 \
+        X(EGRESS_ALLOWED, 150, "egress_allowed")                                                   \
+        X(EGRESS_NO_MATCH, 151, "egress_no_match")                                                 \
+        X(EGRESS_BINARY_MISMATCH, 152, "egress_binary_mismatch")                                   \
+        X(EGRESS_LOOPBACK, 153, "egress_loopback")                                                 \
+        X(EGRESS_LINK_LOCAL, 154, "egress_link_local")                                             \
+        X(EGRESS_HOST_ADDRESS, 155, "egress_host_address")                                         \
+        X(EGRESS_PRIVATE, 156, "egress_private")                                                   \
+        X(EGRESS_SNI_MISMATCH, 157, "sni_mismatch")                                                \
+        X(EGRESS_L7_REFUSED, 158, "egress_l7_refused")                                             \
+        X(EGRESS_UPSTREAM_FAILED, 159, "egress_upstream_failed")                                   \
+        X(EGRESS_IDENTITY_UNKNOWN, 160, "egress_identity_unknown")                                 \
+        X(EGRESS_PROTOCOL, 161, "egress_protocol")                                                 \
+        X(EGRESS_ALLOWS_NOTHING, 162, "egress_allows_nothing")                                     \
+        X(EGRESS_NAME_EXPIRED, 163, "egress_name_expired")                                         \
+        X(DNS_DENIED, 170, "dns_denied")                                                           \
+        X(DNS_MALFORMED, 171, "dns_malformed")                                                     \
+        X(DNS_UPSTREAM_FAILED, 172, "dns_upstream_failed")                                         \
+        X(NFT_FAILED, 180, "nft_failed")                                                           \
+        X(NFT_VERIFY_FAILED, 181, "nft_verify_failed")
 
 enum caisson_reason {
 #define CAISSON_REASON_ENUM_(name, num, str) CAISSON_REASON_##name = num,

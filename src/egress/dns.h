@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* src/egress/dns.h — the DNS gateway's message codec. Pure: no syscalls, no allocation;
+ * every input is untrusted (the agent's queries, the upstream's answers). */
+#ifndef CAISSON_EGRESS_DNS_H
+#define CAISSON_EGRESS_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define DNS_HEADER_SIZE 12
+#define DNS_MAX_NAME 253          /* presentation form, without the trailing dot */
+#define DNS_MAX_MESSAGE 65535     /* TCP; UDP queries are bounded by the socket buffer */
+#define DNS_MAX_ADDRS 32          /* A/AAAA records kept from one answer */
+
+enum {
+        DNS_RCODE_NOERROR = 0,
+        DNS_RCODE_FORMERR = 1,
+        DNS_RCODE_SERVFAIL = 2,
+        DNS_RCODE_NXDOMAIN = 3,
+        DNS_RCODE_NOTIMP = 4,
+        DNS_RCODE_REFUSED = 5,
+};
+
+enum {
+        DNS_TYPE_A = 1,
+        DNS_TYPE_CNAME = 5,
+        DNS_TYPE_AAAA = 28,
+        DNS_TYPE_OPT = 41,
+        DNS_CLASS_IN = 1,
+};
+
+struct dns_query {
+        uint16_t id;
+        uint16_t flags;           /* header flags word as received */
+        char name[DNS_MAX_NAME + 1]; /* lower-cased, dotted, no trailing dot; "" = the root */
+        uint16_t qtype;
+        uint16_t qclass;
+        bool has_edns;            /* an OPT record was in the additional section */
+        uint16_t edns_udp_size;   /* its advertised payload size (>= 512), else 512 */
+        size_t question_end;      /* offset just past the question in the message */
+};
+
+/* Parses a query: QR=0, OPCODE=0 (QUERY), exactly one question, no answer or authority
+ * records, at most one additional record and it must be OPT (EDNS0); names without
+ * compression pointers (a query has nothing to point at), labels 1–63 bytes of any octet
+ * except '.', and the whole name ≤ 253 characters in presentation form. The name is
+ * lower-cased (ASCII) so matching is case-insensitive. Returns 0, or -EBADMSG with *why a
+ * static phrase ("truncated header", "2 questions", ...). */
+int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q, const char **why);
+
+/* Writes a reply carrying only the header and the question of q (as received in req, which
+ * was parsed into q), with rcode (RA set, QR set, RD copied) — and an OPT record when the
+ * query had one. Returns the length written, or -ENOSPC. */
+ssize_t dns_build_reply(const struct dns_query *q, const uint8_t *req, size_t req_len,
+                        unsigned rcode, uint8_t *out, size_t out_len);
+
+/* Reads / overwrites the 16-bit id of a message (len ≥ 2 assumed by the caller). */
+uint16_t dns_get_id(const uint8_t *msg);
+void dns_set_id(uint8_t *msg, uint16_t id);
+
+struct dns_addr {
+        int family;               /* AF_INET or AF_INET6 */
+        uint8_t addr[16];         /* network order; 4 bytes used for AF_INET */
+        uint32_t ttl;             /* min of the TTLs along the CNAME chain to this record */
+};
+
+struct dns_answer {
+        unsigned rcode;
+        bool truncated;           /* TC set */
+        struct dns_addr addrs[DNS_MAX_ADDRS];
+        size_t n_addrs;
+        /* The names of the CNAME chain from the question (lower-cased), for events. */
+        char cname[4][DNS_MAX_NAME + 1];
+        size_t n_cname;
+};
+
+/* Parses an upstream response to q: QR=1, the same question (name case-insensitively, type,
+ * class), then the answer section, following compression pointers with a bound (no loops,
+ * no forward jumps past the end). Collects the A and AAAA records whose owner is the
+ * question name or a name reached from it by CNAME records in the same answer, with the
+ * smallest TTL along the chain; records for any other owner are ignored (never cached).
+ * The id is not checked here (the caller restores the agent's). Returns 0, or -EBADMSG
+ * with *why. */
+int dns_parse_response(const uint8_t *msg, size_t len, const struct dns_query *q,
+                       struct dns_answer *ans, const char **why);
+
+/* Formats name for a message or event: printable ASCII kept, anything else as \DDD, into out
+ * (always NUL-terminated). */
+void dns_name_printable(const char *name, char *out, size_t out_len);
+
+#endif

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* src/egress/egress.h — a sandbox's egress: the DNS gateway and the TCP relay. Both listen
+ * inside the sandbox's netns (127.0.0.1, where the nft redirect delivers) and reach out from
+ * the netns the supervisor runs in. One thread with one epoll runs them. */
+#ifndef CAISSON_EGRESS_H
+#define CAISSON_EGRESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "caisson/reasons.h"
+#include "caisson/types.h"
+#include "policy/policy.h"
+
+enum egress_event_kind {
+        EGRESS_EV_ALLOWED,        /* egress.allowed */
+        EGRESS_EV_DENIED,         /* egress.denied */
+        EGRESS_EV_DNS_DENIED,     /* dns.denied */
+};
+
+struct egress_event {
+        enum egress_event_kind kind;
+        enum caisson_reason reason;
+        int family;               /* destination, when known */
+        uint8_t addr[16];
+        uint16_t port;
+        const char *protocol;     /* "tcp", "udp", "icmp", "dns" */
+        const char *hostname;     /* resolved or queried name, or NULL */
+        pid_t pid;                /* client pid (host pid namespace), 0 if unknown */
+        const char *binary;       /* its executable, or NULL */
+        const char *assurance;    /* how the binary is known: "proc-exe+sha256", "unknown" */
+        const char *sha256;       /* hex, or NULL */
+        const char *entry;        /* deciding network_policies key, or NULL */
+        bool widened;             /* allowed only because of --widen-l7 */
+        const char *detail;       /* one human phrase */
+};
+
+struct egress_config {
+        const struct policy *policy;   /* network_policies (+ --allow entries); outlives egress */
+        bool widen_l7;
+        uint64_t dns_grace_usec;       /* --dns-grace, default 5 min */
+        struct sockaddr_storage upstream; /* --dns-upstream, else the host's resolv.conf */
+        socklen_t upstream_len;
+        int sandbox_netns_fd;          /* the sandbox's netns (listeners, nft, sock_diag) */
+        int cgroup_fd;                 /* the sandbox's cgroup dir: client pids come from here */
+        void (*event)(const struct egress_event *ev, void *userdata); /* from the egress thread */
+        void *userdata;
+};
+
+struct egress;
+
+/* In the sandbox netns: the route, the listeners (DNS UDP+TCP, relay), sock_diag and
+ * NFLOG sockets, and the nft fence, loaded and verified. Returns with the calling thread
+ * back in its own netns. Fails closed: on error nothing is left open and *err names the
+ * layer (NET or NFT). */
+int egress_setup(const struct egress_config *cfg, struct egress **ret, struct caisson_error *err);
+
+/* Starts the egress thread. */
+int egress_start(struct egress *e, struct caisson_error *err);
+
+/* Stops the thread, closes every socket and connection, frees. NULL is fine. */
+void egress_free(struct egress *e);
+
+/* Reads the first nameserver of /etc/resolv.conf (or a --dns-upstream "ADDR[:PORT]"). */
+int egress_parse_upstream(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+int egress_host_upstream(struct sockaddr_storage *ss, socklen_t *len);
+
+#endif

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* src/egress/nft.h — the sandbox netns's fence: one nftables transaction through libnftables
+ * (dlopen()ed, so a sandbox without network_policies never maps it), read back and checked,
+ * plus the route that sends every non-loopback destination to lo, and the NFLOG reader
+ * that turns rejected packets into events. Never forks nft. */
+#ifndef CAISSON_EGRESS_NFT_H
+#define CAISSON_EGRESS_NFT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "caisson/types.h"
+
+#define NFT_FENCE_TABLE "caisson"
+
+struct nft_fence {
+        uint16_t dns_port;       /* the gateway's port on 127.0.0.1 (and [::1] when ipv6) */
+        uint16_t relay_port;     /* the relay's port on 127.0.0.1 (and [::1] when ipv6) */
+        bool ipv6;               /* the policy lists IPv6 endpoints: redirect ip6 TCP too,
+                                  * else every IPv6 packet off loopback is rejected */
+        uint16_t log_group;      /* NFLOG group of the reject rules */
+};
+
+/* Everything below runs in the calling thread's current network namespace: the caller
+ * setns()es into the sandbox's netns first and back afterwards. */
+
+/* Adds "default dev lo src 127.0.0.1" (and, with ipv6, "default dev lo src ::1") so a
+ * connect() to any address reaches the nat output hook instead of failing with
+ * ENETUNREACH. Uses rtnetlink (libnl-route). */
+int nft_route_setup(bool ipv6, struct caisson_error *err);
+
+/* Opens and closes a NETLINK_NETFILTER socket: libnftables 1.0.6 exit()s from nft_ctx_new()
+ * when it cannot, so this runs first and fails cleanly instead. */
+int nft_probe(struct caisson_error *err);
+
+/* Loads the fence as one transaction (table inet caisson: nat output redirects of port 53
+ * UDP/TCP to dns_port and of other TCP off loopback to relay_port; a filter output chain
+ * that accepts loopback and the redirected flows and rejects the rest — TCP reset, ICMP
+ * unreachable — with a counter and `log group`), then lists the table back as JSON and
+ * checks it structurally (chains, hooks, priorities, policies, every expected rule, no
+ * other rule). Any failure: CAISSON_LAYER_NFT and the reason NFT_FAILED or
+ * NFT_VERIFY_FAILED. */
+int nft_fence_install(const struct nft_fence *f, struct caisson_error *err);
+
+/* NFLOG: a NETLINK_NETFILTER socket bound to group in the current netns (non-blocking,
+ * CLOEXEC). Returns the fd or -errno. */
+int nft_log_open(uint16_t group);
+
+struct nft_log_packet {
+        int family;              /* AF_INET/AF_INET6 */
+        uint8_t proto;           /* IPPROTO_TCP/UDP/ICMP/ICMPV6/... */
+        uint8_t daddr[16];
+        uint16_t dport;          /* 0 if none */
+};
+/* Reads what is queued on fd and calls fn per logged packet. Returns 0 or -errno
+ * (-EAGAIN is 0). Malformed messages are skipped, never trusted. */
+int nft_log_read(int fd, void (*fn)(const struct nft_log_packet *p, void *userdata),
+                 void *userdata);
+
+#endif
