@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* src/egress/sniff.h — the name a client asks for in the first bytes of a TCP connection:
+ * the TLS ClientHello's server_name (SNI) or the HTTP/1.x Host header. Pure: no syscalls, no
+ * allocation; the bytes are the agent's and untrusted. The relay compares the result with the
+ * name the connection was allowed for, so one CDN address admits only the allowed site. */
+#ifndef CAISSON_EGRESS_SNIFF_H
+#define CAISSON_EGRESS_SNIFF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SNIFF_MAX_NAME 253
+#define SNIFF_MAX_BYTES 16384   /* the relay peeks at most this much */
+
+enum sniff_result {
+        SNIFF_NEED_MORE,        /* a prefix of a ClientHello / HTTP request: read more */
+        SNIFF_TLS,              /* TLS ClientHello with a server_name: in name */
+        SNIFF_TLS_NO_SNI,       /* a complete ClientHello without server_name */
+        SNIFF_HTTP,             /* HTTP/1.x request with a Host header: in name */
+        SNIFF_HTTP_NO_HOST,     /* complete HTTP headers without (or with an empty) Host */
+        SNIFF_MALFORMED,        /* starts like TLS or HTTP but breaks the grammar */
+        SNIFF_UNKNOWN,          /* neither protocol: decided on the address */
+};
+
+/* Looks at the first len bytes a client sent. On SNIFF_TLS / SNIFF_HTTP, name holds the host,
+ * lower-cased, without port and without a trailing dot (NUL-terminated, ≤ SNIFF_MAX_NAME).
+ * A ClientHello may span several TLS records (only the first record's handshake prefix is
+ * needed up to the extension); HTTP headers end at the first empty line. */
+enum sniff_result sniff_parse(const unsigned char *buf, size_t len,
+                              char name[SNIFF_MAX_NAME + 1]);
+
+/* Case-insensitive equality of two host names, ignoring one trailing dot on either. */
+bool sniff_name_equal(const char *a, const char *b);
+
+const char *sniff_result_to_string(enum sniff_result r);
+
+#endif
