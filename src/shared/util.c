@@ -90,20 +90,34 @@ int write_string_file(const char *path, const char *s) {
 int mkdir_p(const char *path, mode_t mode) {
         char buf[PATH_MAX];
         size_t len = strlen(path);
+        char *slash;
 
         if (len == 0 || len >= sizeof buf)
                 return -EINVAL;
+        /* The leaf first: the parents almost always exist (a sandbox's view creates dozens
+         * of mount points under one root), so one mkdir usually does it, instead of one
+         * per component from "/". */
+        if (mkdir(path, mode) >= 0 || errno == EEXIST)
+                return 0;
+        if (errno != ENOENT)
+                return -errno;
+        /* Walk up to the deepest ancestor that exists, then create downwards. */
         memcpy(buf, path, len + 1);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = 0;
+        for (;;) {
+                slash = strrchr(buf, '/');
+                if (!slash || slash == buf)
+                        break;
+                *slash = 0;
+                if (mkdir(buf, mode) >= 0 || errno == EEXIST)
+                        break;
+                if (errno != ENOENT)
+                        return -errno;
+        }
+        for (char *p = buf + strlen(buf); p < buf + len; p += strlen(p)) {
+                *p = '/';
                 if (mkdir(buf, mode) < 0 && errno != EEXIST)
                         return -errno;
-                *p = '/';
         }
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                return -errno;
         return 0;
 }
 
