@@ -74,8 +74,6 @@ void state_remove(const char *id) {
 
         (void) snprintf(path, sizeof path, "%s/%s/state.json", CAISSON_RUN_DIR, id);
         (void) unlink(path);
-        (void) snprintf(path, sizeof path, "%s/%s/root", CAISSON_RUN_DIR, id);
-        (void) rmdir(path);
         (void) snprintf(path, sizeof path, "%s/%s", CAISSON_RUN_DIR, id);
         (void) rmdir(path);
 }

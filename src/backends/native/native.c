@@ -60,9 +60,20 @@ static int config_copy(const struct caisson_intent *in, struct native_config *c,
         } while (0)
         COPY_STR(c->id, in->sandbox_id, "sandbox id");
         COPY_STR(c->state_dir, in->state_dir, "state directory");
-        if (snprintf(c->root, sizeof c->root, "%s/root", in->state_dir) >= (int) sizeof c->root)
-                return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL, ENAMETOOLONG,
-                               "state directory too long");
+        {
+                /* The view is built on a tmpfs mounted, in the sandbox's own mount namespace,
+                 * on one shared directory beside the state directories that is never removed.
+                 * A directory made per sandbox would be a mount point of the dying namespace
+                 * at teardown, and its rmdir then waits for that namespace's unmounts
+                 * (milliseconds, on every run). */
+                const char *slash = strrchr(in->state_dir, '/');
+                int n = slash && slash != in->state_dir ? (int) (slash - in->state_dir) : 0;
+
+                if (n == 0 || snprintf(c->root, sizeof c->root, "%.*s/%s", n, in->state_dir,
+                                       NATIVE_ROOT_DIR) >= (int) sizeof c->root)
+                        return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL, EINVAL,
+                                       "state directory '%s' has no parent", in->state_dir);
+        }
         COPY_STR(c->hostname, in->hostname ?: "caisson", "hostname");
         COPY_STR(c->workdir, in->workdir ?: "/", "workdir");
 #undef COPY_STR
@@ -113,8 +124,6 @@ static void native_teardown(struct caisson_boundary *b) {
         b->pts_fd = safe_close(b->pts_fd);
         b->epoll_fd = safe_close(b->epoll_fd);
         b->init_pidfd = safe_close(b->init_pidfd);
-        if (b->cfg.root[0])
-                (void) rmdir(b->cfg.root);
         config_done(&b->cfg);
         free(b);
 }

@@ -12,6 +12,9 @@
 #include "syscall-filter.h"
 
 #define NATIVE_MAX_PROCS 64 /* processes started by start_agent/exec tracked at once */
+/* Beside the state directories: where each sandbox mounts its root tmpfs, in its own mount
+ * namespace. Shared, never removed; `caisson gc` leaves it alone. */
+#define NATIVE_ROOT_DIR ".root"
 
 /* What init needs to build the view and the ceiling; a deep copy of the intent, taken
  * before clone so the child owns its memory. */
