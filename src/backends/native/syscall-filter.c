@@ -241,6 +241,16 @@ static int compile_main(const struct caisson_syscall_rule *rules, size_t n,
                 return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, -r,
                                "clear no-new-privs attribute");
 
+        /* A binary tree over the syscall numbers instead of one compare per rule in a row:
+         * at load the kernel runs the program once per syscall number to find the ones it
+         * may always allow without running it (the seccomp action cache), and with ~240
+         * rules in a row that emulation took a measurable part of every start; syscalls
+         * that do run the program (argument checks) take ~8 compares instead of up to 240. */
+        r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+        if (r < 0)
+                return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, -r,
+                               "set binary-tree optimisation");
+
         for (size_t i = 0; i < n; i++) {
                 r = add_rule(ctx, &rules[i], err);
                 if (r < 0)
