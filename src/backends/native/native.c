@@ -247,6 +247,18 @@ static int native_ensure_boundary(const struct caisson_intent *intent,
                  * and the read below reports it. */
                 (void) init_send(b->ctl_fd, &fm, &memfd, 1);
         }
+        /* Meanwhile, on this core: the netns must hold only lo and no route out. Nothing
+         * can change it before the agent starts but init (bringing lo up) and, with
+         * network_policies, the supervisor's own egress setup, which checks what it adds. */
+        (void) snprintf(path, sizeof path, "/proc/%d/ns/net", (int) b->init_pid);
+        b->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (b->netns_fd < 0)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, errno,
+                               "open the sandbox netns");
+        r = net_verify_isolated(b->netns_fd, err);
+        if (r < 0)
+                return r;
+
         r = (int) init_recv(b->ctl_fd, &m, fds, 1, &n_fds);
         if (r <= 0)
                 return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL,
@@ -266,11 +278,6 @@ static int native_ensure_boundary(const struct caisson_intent *intent,
         }
         b->listener_fd = fds[0];
 
-        (void) snprintf(path, sizeof path, "/proc/%d/ns/net", (int) b->init_pid);
-        b->netns_fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (b->netns_fd < 0)
-                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, errno,
-                               "open the sandbox netns");
         (void) snprintf(path, sizeof path, "/proc/%d/root/dev/pts", (int) b->init_pid);
         b->pts_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (b->pts_fd < 0)
@@ -319,15 +326,9 @@ static int native_bind(struct caisson_boundary *b, struct caisson_attachment *re
 }
 
 static int native_boundary_ready(struct caisson_boundary *b, struct caisson_error *err) {
-        int r;
-
         if (b->init_lost || sys_pidfd_send_signal(b->init_pidfd, 0, NULL, 0) < 0)
                 return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL, 0,
                                "the sandbox's init is gone");
-        /* No network_policies: the netns must hold only lo and no route out. */
-        r = net_verify_isolated(b->netns_fd, err);
-        if (r < 0)
-                return r;
         b->ready = true;
         return 0;
 }
