@@ -246,7 +246,7 @@ static int spawn_child_main(void *userdata) {
 static uint8_t spawn_stack[256 * 1024] __attribute__((aligned(16)));
 
 static void handle_spawn(const struct init_msg *m, int *fds, size_t n_fds, pid_t *spawned,
-                         size_t max_spawned) {
+                         size_t max_spawned, pid_t *agent) {
         struct spawn_req req = { 0 };
         pid_t pid = -1;
 
@@ -268,8 +268,11 @@ static void handle_spawn(const struct init_msg *m, int *fds, size_t n_fds, pid_t
                          * every start). */
                         pid = clone(spawn_child_main, spawn_stack + sizeof spawn_stack,
                                     CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
-                        if (pid > 0)
+                        if (pid > 0) {
                                 spawned[slot] = pid;
+                                if (m->flags & INIT_SPAWN_AGENT)
+                                        *agent = pid;
+                        }
                 }
         }
         /* On any failure the status socket closes with nothing on it: the supervisor reads
@@ -279,7 +282,7 @@ static void handle_spawn(const struct init_msg *m, int *fds, size_t n_fds, pid_t
                 close(fds[i]);
 }
 
-static void reap(int ctl, pid_t *spawned, size_t max_spawned) {
+static void reap(int ctl, pid_t *spawned, size_t max_spawned, pid_t agent) {
         for (;;) {
                 int status;
                 pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -293,6 +296,10 @@ static void reap(int ctl, pid_t *spawned, size_t max_spawned) {
 
                                 spawned[i] = 0;
                                 (void) init_send(ctl, &m, NULL, 0);
+                                /* The whole tree ends with the agent (DESIGN §3): leaving
+                                 * now kills the rest of the pid namespace. */
+                                if (pid == agent)
+                                        _exit(0);
                         }
         }
 }
@@ -386,7 +393,7 @@ static void hide_cmdline(void) {
 _Noreturn void init_main(struct native_config *cfg, int ctl) {
         struct caisson_error err = { 0 };
         struct init_msg m;
-        pid_t spawned[NATIVE_MAX_PROCS] = { 0 };
+        pid_t spawned[NATIVE_MAX_PROCS] = { 0 }, agent = 0;
         _cleanup_close_ int ruleset = -1;
         int listener = -1, sfd, null, r;
         sigset_t mask;
@@ -496,7 +503,7 @@ _Noreturn void init_main(struct native_config *cfg, int ctl) {
 
                         while (read(sfd, &si, sizeof si) == sizeof si)
                                 ;
-                        reap(ctl, spawned, ELEMENTSOF(spawned));
+                        reap(ctl, spawned, ELEMENTSOF(spawned), agent);
                 }
                 if (p[0].revents) {
                         int fds[8];
@@ -506,7 +513,7 @@ _Noreturn void init_main(struct native_config *cfg, int ctl) {
                         if (n <= 0 && n != -EBADMSG)
                                 break; /* the supervisor is gone */
                         if (n > 0 && m.type == INIT_MSG_SPAWN)
-                                handle_spawn(&m, fds, n_fds, spawned, ELEMENTSOF(spawned));
+                                handle_spawn(&m, fds, n_fds, spawned, ELEMENTSOF(spawned), &agent);
                         else
                                 for (size_t i = 0; i < n_fds; i++)
                                         close(fds[i]);

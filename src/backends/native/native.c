@@ -383,8 +383,8 @@ int native_filter_pack(const struct syscall_filter *f, int *ret_fd, struct caiss
         return 0;
 }
 
-static int spawn(struct caisson_boundary *b, const struct caisson_spawn *spec, pid_t *ret_pid,
-                 struct caisson_error *err) {
+static int spawn(struct caisson_boundary *b, const struct caisson_spawn *spec, bool agent,
+                 pid_t *ret_pid, struct caisson_error *err) {
         _cleanup_close_ int payload = -1, mine = -1, theirs = -1;
         struct init_msg m = { .type = INIT_MSG_SPAWN };
         struct caisson_error child_err;
@@ -413,6 +413,8 @@ static int spawn(struct caisson_boundary *b, const struct caisson_spawn *spec, p
                                "SO_PASSCRED");
         if (spec->controlling_tty)
                 m.flags |= INIT_SPAWN_TTY;
+        if (agent)
+                m.flags |= INIT_SPAWN_AGENT;
         {
                 int fds[5] = { spec->stdio[0], spec->stdio[1], spec->stdio[2], theirs, payload };
 
@@ -479,7 +481,7 @@ static int native_start_agent(struct caisson_boundary *b, const struct caisson_s
         if (!b->ready || b->started)
                 return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_LIFECYCLE_ORDER, 0,
                                "start_agent before boundary_ready, or twice");
-        r = spawn(b, spec, ret_pid, err);
+        r = spawn(b, spec, true, ret_pid, err);
         if (r < 0)
                 return r;
         b->started = true;
@@ -491,7 +493,7 @@ static int native_exec(struct caisson_boundary *b, const struct caisson_spawn *s
         if (!b->started)
                 return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_LIFECYCLE_ORDER, 0,
                                "exec before start_agent");
-        return spawn(b, spec, ret_pid, err);
+        return spawn(b, spec, false, ret_pid, err);
 }
 
 static void kill_tree(void *userdata) {

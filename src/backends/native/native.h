@@ -79,6 +79,10 @@ struct init_msg {
         struct caisson_error err;
 };
 #define INIT_SPAWN_TTY 0x80000000u
+/* The agent (start_agent): when it ends, init reports it and exits at once, so the kernel
+ * kills what is left of the pid namespace and tears the namespaces down while the supervisor
+ * is still reading the report, not only after it has answered with a kill. */
+#define INIT_SPAWN_AGENT 0x40000000u
 
 /* init.c: runs as pid 1 of the new pid namespace; never returns. */
 _Noreturn void init_main(struct native_config *cfg, int ctl_fd);
