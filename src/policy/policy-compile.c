@@ -68,7 +68,8 @@ int policy_compile(const struct policy *p, const struct policy_compile_opts *o,
         c->intent.n_persistence_paths = p->n_persistence_extra;
         c->intent.syscalls = c->syscalls;
         c->intent.seccomp_on_violation = p->seccomp_on_violation;
-        c->intent.network = 0;
+        /* Egress through the supervisor's gateway and relay (DESIGN §4); 0 = loopback only. */
+        c->intent.network = p->n_network > 0;
         c->intent.resources = p->resources;
         c->intent.uid = o->uid;
         c->intent.gid = o->gid;

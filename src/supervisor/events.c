@@ -25,6 +25,9 @@ static const char *const event_names[_EVENT_TYPE_MAX] = {
         [EVENT_SANDBOX_DESTROYED] = "sandbox.destroyed",
         [EVENT_PERSISTENCE_CREATED] = "persistence.created",
         [EVENT_LAYER_DEGRADED] = "layer.degraded",
+        [EVENT_EGRESS_ALLOWED] = "egress.allowed",
+        [EVENT_EGRESS_DENIED] = "egress.denied",
+        [EVENT_DNS_DENIED] = "dns.denied",
 };
 
 const char *event_type_to_string(enum event_type t) {
@@ -32,7 +35,7 @@ const char *event_type_to_string(enum event_type t) {
 }
 
 int events_open(struct events *ev, const char *path, const char *sandbox) {
-        *ev = (struct events) { .fd = -1 };
+        *ev = (struct events) { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
         (void) snprintf(ev->sandbox, sizeof ev->sandbox, "%s", sandbox);
         if (!path)
                 return 0;
@@ -50,8 +53,12 @@ void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_obj
         const char *s, *rs = caisson_reason_to_string(reason);
         size_t len;
 
-        ev->seq++;
+        uint64_t seq;
+
+        (void) pthread_mutex_lock(&ev->lock);
+        seq = ++ev->seq;
         if (ev->fd < 0 || !o) {
+                (void) pthread_mutex_unlock(&ev->lock);
                 json_object_put(o);
                 return;
         }
@@ -61,7 +68,7 @@ void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_obj
                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                         tm.tm_sec, ts.tv_nsec);
         json_object_object_add(o, "type", json_object_new_string("event"));
-        json_object_object_add(o, "seq", json_object_new_int64((int64_t) ev->seq));
+        json_object_object_add(o, "seq", json_object_new_int64((int64_t) seq));
         json_object_object_add(o, "time", json_object_new_string(when));
         json_object_object_add(o, "sandbox", json_object_new_string(ev->sandbox));
         json_object_object_add(o, "event", json_object_new_string(event_type_to_string(t)));
@@ -71,11 +78,13 @@ void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_obj
         {
                 struct iovec iov[2] = { { (void *) s, len }, { (void *) "\n", 1 } };
 
-                /* One writev per record, O_APPEND: lines never interleave. */
+                /* One writev per record, O_APPEND, under the lock: lines never interleave
+                 * and seq stays in file order. */
                 if (writev(ev->fd, iov, 2) != (ssize_t) (len + 1))
                         log_warning("events: write failed, record %llu dropped",
-                                    (unsigned long long) ev->seq);
+                                    (unsigned long long) seq);
         }
+        (void) pthread_mutex_unlock(&ev->lock);
         json_object_put(o);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +27,9 @@ enum event_type {
         EVENT_SANDBOX_DESTROYED,
         EVENT_PERSISTENCE_CREATED,
         EVENT_LAYER_DEGRADED,
+        EVENT_EGRESS_ALLOWED,
+        EVENT_EGRESS_DENIED,
+        EVENT_DNS_DENIED,
         _EVENT_TYPE_MAX
 };
 const char *event_type_to_string(enum event_type t);
@@ -34,10 +38,12 @@ struct events {
         int fd;            /* --events file, or -1 */
         uint64_t seq;
         char sandbox[32];
+        /* The egress thread emits too: seq and the write are taken under this lock. */
+        pthread_mutex_t lock;
 };
 int events_open(struct events *ev, const char *path, const char *sandbox);
 /* Writes one record; takes ownership of details (may be NULL). Never blocks enforcement
- * for long: a failed write is reported once and dropped. */
+ * for long: a failed write is reported once and dropped. Safe from any thread. */
 void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_object *details);
 void events_close(struct events *ev);
 

@@ -215,6 +215,33 @@ static int do_mount(const char *root, const struct mount_op *op, struct caisson_
         return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_INTERNAL, 0, "bad mount kind");
 }
 
+/* With network_policies the supervisor writes <state_dir>/resolv.conf naming the DNS gateway
+ * (127.0.0.1); it goes read-only over the view's /etc/resolv.conf. Without the file (no
+ * egress) the view keeps what the policy binds. */
+static int bind_resolv_conf(const struct native_config *cfg, struct caisson_error *err) {
+        char src[PATH_MAX], dst[PATH_MAX];
+        struct stat st;
+        int r;
+
+        if (snprintf(src, sizeof src, "%s/resolv.conf", cfg->state_dir) >= (int) sizeof src)
+                return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, ENAMETOOLONG,
+                               "'%s/resolv.conf'", cfg->state_dir);
+        if (lstat(src, &st) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, errno,
+                               "stat '%s'", src);
+        }
+        r = join(dst, sizeof dst, cfg->root, "/etc/resolv.conf");
+        if (r >= 0 && lstat(dst, &st) < 0)
+                r = make_mount_point(dst, false);
+        if (r < 0)
+                return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, -r,
+                               "mount point for '/etc/resolv.conf'");
+        return rootfs_bind(src, dst, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                     MOUNT_ATTR_NOEXEC, err);
+}
+
 int rootfs_build(const struct native_config *cfg, struct caisson_error *err) {
         _cleanup_free_ struct mount_op *ops = NULL;
         size_t n = 0, max = cfg->n_paths + ELEMENTSOF(dev_nodes) + 8;
@@ -268,7 +295,7 @@ int rootfs_build(const struct native_config *cfg, struct caisson_error *err) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return bind_resolv_conf(cfg, err);
 }
 
 /* Switches the root to cfg->root and drops every host mount from this namespace. */
