@@ -45,6 +45,8 @@ struct egress_config {
         socklen_t upstream_len;
         int sandbox_netns_fd;          /* the sandbox's netns (listeners, nft, sock_diag) */
         int cgroup_fd;                 /* the sandbox's cgroup dir: client pids come from here */
+        pid_t init_pid;                /* the sandbox's init (host pid), or 0: never an ancestor
+                                        * the policy sees, never a client */
         void (*event)(const struct egress_event *ev, void *userdata); /* from the egress thread */
         void *userdata;
 };

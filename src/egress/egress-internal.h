@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* src/egress — internal to the egress runtime: the state the egress thread owns. Nothing
+ * here is touched by any other thread once egress_start() returned. */
+#pragma once
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "egress/dns.h"
+#include "egress/egress.h"
+#include "egress/sniff.h"
+#include "policy/policy-egress.h"
+
+#define EGRESS_LOG_GROUP 7             /* NFLOG group of the fence's reject rules (per netns) */
+#define EGRESS_MAX_CONNS 4096          /* relayed connections at once; more are refused */
+#define EGRESS_MAX_PENDING 512         /* DNS queries waiting for the upstream */
+#define EGRESS_MAX_DNS_TCP 64          /* DNS-over-TCP clients at once */
+#define EGRESS_MAX_RESOLVED 4096       /* (address, name) pairs the relay may match */
+#define EGRESS_MAX_HOST_ADDRS 64
+#define EGRESS_DNS_TIMEOUT_USEC (2 * 1000000ULL)
+#define EGRESS_SNIFF_TIMEOUT_USEC (5 * 1000000ULL)
+#define EGRESS_CONNECT_TIMEOUT_USEC (10 * 1000000ULL)
+#define EGRESS_TICK_MSEC 250
+
+/* What an epoll event points at. Every registered object starts with (or holds) one. */
+enum watch_kind {
+        WATCH_STOP,
+        WATCH_TIMER,
+        WATCH_NFLOG,
+        WATCH_DNS_UDP,          /* gateway listener, UDP */
+        WATCH_DNS_TCP_LISTEN,
+        WATCH_DNS_TCP_CLIENT,
+        WATCH_DNS_UPSTREAM_UDP,
+        WATCH_DNS_UPSTREAM_TCP,
+        WATCH_RELAY_LISTEN,
+        WATCH_CONN_CLIENT,
+        WATCH_CONN_UPSTREAM,
+};
+
+struct watch {
+        enum watch_kind kind;
+        void *obj;
+        int fd;
+};
+
+struct dns_tcp_client {
+        struct watch w;
+        bool used, dead;
+        uint32_t gen;                   /* bumped on close: a pending answer for an old client
+                                         * is dropped */
+        uint8_t in[2 + DNS_MAX_MESSAGE];
+        size_t in_len;
+        uint8_t *out;                   /* framed answers not yet written */
+        size_t out_len, out_off;
+        unsigned in_flight;
+        bool eof, want_out;
+        uint64_t idle_deadline;
+};
+
+struct dns_pending {
+        bool used;
+        uint16_t up_id, orig_id;
+        uint64_t deadline;
+        struct dns_query q;
+        uint8_t qraw[DNS_HEADER_SIZE + DNS_MAX_NAME + 2 + 4 + 8]; /* header + question, for
+                                         * SERVFAIL when the upstream fails */
+        size_t qraw_len;
+        /* Where the answer goes: a UDP client (listener fd + address) or a TCP client. */
+        int udp_fd;
+        struct sockaddr_storage client;
+        socklen_t client_len;
+        struct dns_tcp_client *tcp;
+        uint32_t tcp_gen;
+        /* Upstream over TCP (for TCP clients, whose answers may exceed any UDP size). */
+        struct watch up;                /* fd -1 when the shared UDP socket carries it */
+        uint8_t *up_buf;                /* TCP: the framed query, then the framed answer */
+        size_t up_len, up_off;
+        bool up_connected, up_reading;
+};
+
+struct resolved {
+        int family;                     /* 0 = free */
+        uint8_t addr[16];
+        uint64_t expiry;                /* CLOCK_MONOTONIC usec: TTL + dns_grace */
+        char name[DNS_MAX_NAME + 1];
+};
+
+enum conn_state {
+        CONN_SNIFF,                     /* reading the client's first bytes */
+        CONN_CONNECTING,
+        CONN_RELAY,
+};
+
+struct half {
+        int pipe[2];
+        size_t in_pipe;
+        bool eof, shut;                 /* read EOF / shutdown(SHUT_WR) sent to the sink */
+};
+
+struct conn {
+        struct watch wc, wu;            /* client and upstream fds */
+        enum conn_state state;
+        bool dead;
+        uint64_t deadline;
+        int family;
+        uint8_t dst[16];
+        uint16_t dport;
+        struct egress_decision d;
+        pid_t pid;
+        char binary[4096];
+        char sha256[65];
+        char host[DNS_MAX_NAME + 1];
+        const char *mark;               /* how the name check ended, for the event detail */
+        uint8_t *peek;                  /* the client's first bytes, forwarded first */
+        size_t peek_len, peek_off;
+        struct half c2u, u2c;
+        struct conn *prev, *next;       /* the live list */
+        struct conn *next_dead;
+};
+
+struct exe_hash {
+        dev_t dev;
+        ino_t ino;
+        int64_t mtime_sec, mtime_nsec;
+        char hex[65];
+};
+
+struct egress {
+        struct egress_config cfg;
+        int epoll_fd, stop_fd, timer_fd, nflog_fd, diag_fd, alg_fd;
+        struct watch w_stop, w_timer, w_nflog;
+        struct watch dns_udp[2], dns_tcp[2], relay[2]; /* [0] 127.0.0.1, [1] [::1] */
+        struct watch up_udp;            /* to the upstream resolver, in our own netns */
+        uint16_t dns_port, relay_port;
+        bool ipv6;
+        ino_t netns_ino;
+        pthread_t thread;
+        bool started;
+
+        struct { int family; uint8_t addr[16]; } host_addrs[EGRESS_MAX_HOST_ADDRS];
+        size_t n_host_addrs;
+
+        struct dns_pending pending[EGRESS_MAX_PENDING];
+        struct dns_tcp_client *dns_clients[EGRESS_MAX_DNS_TCP];
+        struct resolved *resolved;      /* EGRESS_MAX_RESOLVED */
+
+        size_t n_conns;
+        struct conn *conns;             /* live connections */
+        struct conn *dead;              /* freed after the epoll batch */
+        pid_t last_pid;                 /* identity: the pid that owned the last socket */
+        struct exe_hash hashes[64];
+        size_t next_hash;
+        uint8_t rnd[256];
+        size_t rnd_left;
+};
+
+uint64_t egress_now(void);
+int egress_watch_add(struct egress *e, struct watch *w, uint32_t events);
+void egress_watch_del(struct egress *e, struct watch *w);
+void egress_emit(struct egress *e, const struct egress_event *ev);
+uint16_t egress_random16(struct egress *e);
+
+/* resolved table (egress.c) */
+void egress_resolved_add(struct egress *e, int family, const uint8_t *addr, uint32_t ttl,
+                         const char *name);
+/* Fills up to max names that resolved to addr and have not expired. */
+size_t egress_resolved_names(struct egress *e, int family, const uint8_t *addr,
+                             const char **names, size_t max);
+
+/* gateway.c */
+void gateway_udp_readable(struct egress *e, struct watch *w);
+void gateway_tcp_accept(struct egress *e, struct watch *w);
+void gateway_tcp_client(struct egress *e, struct dns_tcp_client *c, uint32_t events);
+void gateway_upstream_udp(struct egress *e);
+void gateway_upstream_tcp(struct egress *e, struct dns_pending *p, uint32_t events);
+void gateway_tick(struct egress *e, uint64_t now);
+void gateway_free(struct egress *e);
+
+/* relay.c */
+void relay_accept(struct egress *e, struct watch *w);
+void relay_event(struct egress *e, struct conn *c, bool upstream, uint32_t events);
+void relay_tick(struct egress *e, uint64_t now);
+void relay_reap(struct egress *e);
+void relay_free_all(struct egress *e);
+
+/* identity.c */
+struct identity {
+        pid_t pid;
+        const char *chain[16];          /* executable, then ancestors (point into paths) */
+        size_t n_chain;
+        char paths[16][4096];
+        char sha256[65];
+};
+/* The process that owns the client end of the connection (local = the client's address,
+ * remote = the original destination). 0, or -ESRCH when no process could be found. */
+int identity_lookup(struct egress *e, int family, const struct sockaddr *client,
+                    const uint8_t *dst, uint16_t dport, struct identity *ret);

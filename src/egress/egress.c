@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The egress runtime (DESIGN §4): setup in the sandbox's netns, then one thread with one epoll
+ * that runs the DNS gateway (gateway.c), the TCP relay (relay.c) and the NFLOG reader.
+ *
+ * Namespaces: listeners, the sock_diag socket, the NFLOG socket, the route and the nft fence
+ * are made while the calling thread sits in the sandbox's netns — a socket stays in the netns
+ * it was created in. Every socket that reaches out (the upstream resolver, relayed
+ * connections) is created in the supervisor's own netns: before the setns window, or in the
+ * egress thread, which never enters another netns. The sandbox netns itself has no route out
+ * of the machine, so the relay is the only way out and it decides per connection. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <linux/if_alg.h>
+#include <linux/netlink.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "egress/egress-internal.h"
+#include "egress/nft.h"
+#include "error.h"
+#include "macro.h"
+
+uint64_t egress_now(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+int egress_watch_add(struct egress *e, struct watch *w, uint32_t events) {
+        struct epoll_event ev = { .events = events, .data.ptr = w };
+
+        return epoll_ctl(e->epoll_fd, EPOLL_CTL_ADD, w->fd, &ev) < 0 ? -errno : 0;
+}
+
+void egress_watch_del(struct egress *e, struct watch *w) {
+        if (w->fd >= 0)
+                (void) epoll_ctl(e->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+void egress_emit(struct egress *e, const struct egress_event *ev) {
+        if (e->cfg.event)
+                e->cfg.event(ev, e->cfg.userdata);
+}
+
+uint16_t egress_random16(struct egress *e) {
+        uint16_t v;
+
+        if (e->rnd_left < 2) {
+                /* getrandom() on a seeded pool does not block and does not fail short for
+                 * 256 bytes; a fresh id per query is what stops off-path answer spoofing. */
+                if (getrandom(e->rnd, sizeof e->rnd, 0) != (ssize_t) sizeof e->rnd) {
+                        struct timespec ts;
+
+                        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+                        for (size_t i = 0; i < sizeof e->rnd; i++)
+                                e->rnd[i] ^= (uint8_t) (ts.tv_nsec >> (i % 24));
+                }
+                e->rnd_left = sizeof e->rnd;
+        }
+        memcpy(&v, e->rnd + sizeof e->rnd - e->rnd_left, 2);
+        e->rnd_left -= 2;
+        return v;
+}
+
+/* --- the resolved table: (address, name) pairs the gateway answered, with expiry --- */
+
+void egress_resolved_add(struct egress *e, int family, const uint8_t *addr, uint32_t ttl,
+                         const char *name) {
+        size_t alen = family == AF_INET ? 4 : 16, victim = 0;
+        uint64_t now = egress_now(), exp = now + (uint64_t) ttl * 1000000ULL + e->cfg.dns_grace_usec;
+        struct resolved *r = e->resolved;
+
+        for (size_t i = 0; i < EGRESS_MAX_RESOLVED; i++) {
+                if (r[i].family == family && memcmp(r[i].addr, addr, alen) == 0 &&
+                    streq(r[i].name, name)) {
+                        if (exp > r[i].expiry)
+                                r[i].expiry = exp;
+                        return;
+                }
+                /* A free slot, else an expired one, else the one that expires first. */
+                if (r[victim].family != 0 &&
+                    (r[i].family == 0 || r[i].expiry < r[victim].expiry))
+                        victim = i;
+        }
+        r[victim] = (struct resolved) { .family = family, .expiry = exp };
+        memcpy(r[victim].addr, addr, alen);
+        (void) snprintf(r[victim].name, sizeof r[victim].name, "%s", name);
+}
+
+size_t egress_resolved_names(struct egress *e, int family, const uint8_t *addr,
+                             const char **names, size_t max) {
+        size_t alen = family == AF_INET ? 4 : 16, n = 0;
+        uint64_t now = egress_now();
+
+        for (size_t i = 0; i < EGRESS_MAX_RESOLVED && n < max; i++) {
+                struct resolved *r = &e->resolved[i];
+
+                if (r->family == family && r->expiry > now && memcmp(r->addr, addr, alen) == 0)
+                        names[n++] = r->name;
+        }
+        return n;
+}
+
+/* --- NFLOG: what the fence rejected --- */
+
+static void nflog_packet(const struct nft_log_packet *p, void *userdata) {
+        struct egress *e = userdata;
+        const char *proto = p->proto == IPPROTO_UDP ? "udp" :
+                            p->proto == IPPROTO_TCP ? "tcp" :
+                            p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6 ? "icmp" : "ip";
+        struct egress_event ev = {
+                .kind = EGRESS_EV_DENIED,
+                .reason = CAISSON_REASON_EGRESS_PROTOCOL,
+                .family = p->family,
+                .port = p->dport,
+                .protocol = proto,
+                .assurance = "unknown",
+                .detail = streq(p->kind, "ipv6") || (p->family == AF_INET6 && !e->ipv6) ?
+                                  "IPv6 is rejected: the policy lists no IPv6 endpoint" :
+                                  "rejected by the fence: only TCP and DNS leave the sandbox",
+        };
+
+        memcpy(ev.addr, p->daddr, sizeof ev.addr);
+        egress_emit(e, &ev);
+}
+
+/* --- the thread --- */
+
+static void *egress_thread(void *userdata) {
+        struct egress *e = userdata;
+        struct epoll_event evs[64];
+
+        for (;;) {
+                int n = epoll_wait(e->epoll_fd, evs, ELEMENTSOF(evs), -1);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                for (int i = 0; i < n; i++) {
+                        struct watch *w = evs[i].data.ptr;
+                        uint32_t what = evs[i].events;
+
+                        switch (w->kind) {
+                        case WATCH_STOP:
+                                goto out;
+                        case WATCH_TIMER: {
+                                uint64_t ticks, now = egress_now();
+
+                                if (read(w->fd, &ticks, sizeof ticks) < 0)
+                                        ticks = 0;      /* spurious: ticks anyway */
+                                gateway_tick(e, now);
+                                relay_tick(e, now);
+                                break;
+                        }
+                        case WATCH_NFLOG:
+                                (void) nft_log_read(w->fd, nflog_packet, e);
+                                break;
+                        case WATCH_DNS_UDP:
+                                gateway_udp_readable(e, w);
+                                break;
+                        case WATCH_DNS_TCP_LISTEN:
+                                gateway_tcp_accept(e, w);
+                                break;
+                        case WATCH_DNS_TCP_CLIENT:
+                                gateway_tcp_client(e, w->obj, what);
+                                break;
+                        case WATCH_DNS_UPSTREAM_UDP:
+                                gateway_upstream_udp(e);
+                                break;
+                        case WATCH_DNS_UPSTREAM_TCP:
+                                gateway_upstream_tcp(e, w->obj, what);
+                                break;
+                        case WATCH_RELAY_LISTEN:
+                                relay_accept(e, w);
+                                break;
+                        case WATCH_CONN_CLIENT:
+                        case WATCH_CONN_UPSTREAM:
+                                relay_event(e, w->obj, w->kind == WATCH_CONN_UPSTREAM, what);
+                                break;
+                        }
+                }
+                /* Objects closed during this batch are freed only now: a later event of the
+                 * same batch may still point at them. */
+                relay_reap(e);
+        }
+out:
+        return NULL;
+}
+
+/* --- setup --- */
+
+static bool policy_has_ipv6(const struct policy *p) {
+        for (size_t i = 0; i < p->n_network; i++)
+                for (size_t j = 0; j < p->network[i].n_endpoints; j++) {
+                        const struct policy_endpoint *ep = &p->network[i].endpoints[j];
+
+                        if (ep->host && strchr(ep->host, ':'))
+                                return true;
+                        for (size_t k = 0; k < ep->n_allowed_ips; k++)
+                                if (strchr(ep->allowed_ips[k], ':'))
+                                        return true;
+                }
+        return false;
+}
+
+static int listen_on(int family, int type, uint16_t port, struct watch *w, enum watch_kind kind,
+                     uint16_t *ret_port) {
+        union {
+                struct sockaddr sa;
+                struct sockaddr_in in;
+                struct sockaddr_in6 in6;
+        } a = { 0 };
+        socklen_t len;
+        int one = 1;
+        _cleanup_close_ int fd = -1;
+
+        fd = socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (family == AF_INET) {
+                a.in = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(port),
+                                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                len = sizeof a.in;
+        } else {
+                a.in6 = (struct sockaddr_in6) { .sin6_family = AF_INET6, .sin6_port = htons(port),
+                                                .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+                len = sizeof a.in6;
+                (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        }
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, &a.sa, len) < 0)
+                return -errno;
+        if (type == SOCK_STREAM && listen(fd, 4096) < 0)
+                return -errno;
+        if (ret_port) {
+                len = sizeof a;
+                if (getsockname(fd, &a.sa, &len) < 0)
+                        return -errno;
+                *ret_port = ntohs(family == AF_INET ? a.in.sin_port : a.in6.sin6_port);
+        }
+        *w = (struct watch) { .kind = kind, .fd = TAKE_FD(fd) };
+        return 0;
+}
+
+/* The supervisor's own addresses (its netns, where the relay connects from): a sandbox may
+ * never reach the host's own services through the relay, whatever the policy says. */
+static void collect_host_addrs(struct egress *e) {
+        struct ifaddrs *ifa = NULL;
+
+        if (getifaddrs(&ifa) < 0)
+                return;
+        for (struct ifaddrs *i = ifa; i && e->n_host_addrs < EGRESS_MAX_HOST_ADDRS; i = i->ifa_next) {
+                if (!i->ifa_addr)
+                        continue;
+                if (i->ifa_addr->sa_family == AF_INET) {
+                        e->host_addrs[e->n_host_addrs].family = AF_INET;
+                        memcpy(e->host_addrs[e->n_host_addrs++].addr,
+                               &((struct sockaddr_in *) i->ifa_addr)->sin_addr, 4);
+                } else if (i->ifa_addr->sa_family == AF_INET6) {
+                        e->host_addrs[e->n_host_addrs].family = AF_INET6;
+                        memcpy(e->host_addrs[e->n_host_addrs++].addr,
+                               &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr, 16);
+                }
+        }
+        freeifaddrs(ifa);
+}
+
+static struct egress *egress_new(const struct egress_config *cfg) {
+        struct egress *e = calloc(1, sizeof *e);
+
+        if (!e)
+                return NULL;
+        e->resolved = calloc(EGRESS_MAX_RESOLVED, sizeof *e->resolved);
+        if (!e->resolved) {
+                free(e);
+                return NULL;
+        }
+        e->cfg = *cfg;
+        e->epoll_fd = e->stop_fd = e->timer_fd = e->nflog_fd = e->diag_fd = e->alg_fd = -1;
+        e->w_stop.fd = e->w_timer.fd = e->w_nflog.fd = e->up_udp.fd = -1;
+        for (int i = 0; i < 2; i++)
+                e->dns_udp[i].fd = e->dns_tcp[i].fd = e->relay[i].fd = -1;
+        for (size_t i = 0; i < EGRESS_MAX_PENDING; i++)
+                e->pending[i].up.fd = -1;
+        return e;
+}
+
+void egress_free(struct egress *e) {
+        if (!e)
+                return;
+        if (e->started) {
+                uint64_t one = 1;
+
+                if (write(e->stop_fd, &one, sizeof one) < 0)
+                        abort();        /* an eventfd write cannot fail here */
+                (void) pthread_join(e->thread, NULL);
+        }
+        relay_free_all(e);
+        gateway_free(e);
+        for (int i = 0; i < 2; i++) {
+                safe_close(e->dns_udp[i].fd);
+                safe_close(e->dns_tcp[i].fd);
+                safe_close(e->relay[i].fd);
+        }
+        safe_close(e->up_udp.fd);
+        safe_close(e->nflog_fd);
+        safe_close(e->diag_fd);
+        safe_close(e->alg_fd);
+        safe_close(e->timer_fd);
+        safe_close(e->stop_fd);
+        safe_close(e->epoll_fd);
+        free(e->resolved);
+        free(e);
+}
+
+static void egress_freep(struct egress **e) {
+        egress_free(*e);
+}
+
+/* The part of setup that runs inside the sandbox's netns. */
+static int setup_in_netns(struct egress *e, struct caisson_error *err) {
+        struct nft_fence f;
+        int r;
+
+        r = nft_route_setup(e->ipv6, err);
+        if (r < 0)
+                return r;
+        for (int i = 0; i < (e->ipv6 ? 2 : 1); i++) {
+                int fam = i == 0 ? AF_INET : AF_INET6;
+                const char *where = i == 0 ? "127.0.0.1" : "[::1]";
+
+                /* Port 53 is free: the netns is the sandbox's own and nothing runs in it yet. */
+                r = listen_on(fam, SOCK_DGRAM, 53, &e->dns_udp[i], WATCH_DNS_UDP, NULL);
+                if (r < 0)
+                        return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, -r,
+                                       "DNS gateway on %s:53/udp", where);
+                r = listen_on(fam, SOCK_STREAM, 53, &e->dns_tcp[i], WATCH_DNS_TCP_LISTEN, NULL);
+                if (r < 0)
+                        return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, -r,
+                                       "DNS gateway on %s:53/tcp", where);
+                /* The [::1] relay takes the same port as 127.0.0.1's, so one fence port
+                 * serves both families. */
+                r = listen_on(fam, SOCK_STREAM, i == 0 ? 0 : e->relay_port, &e->relay[i],
+                              WATCH_RELAY_LISTEN, i == 0 ? &e->relay_port : NULL);
+                if (r < 0)
+                        return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, -r,
+                                       "TCP relay on %s", where);
+        }
+        e->dns_port = 53;
+        e->diag_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
+        if (e->diag_fd < 0)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, errno,
+                               "sock_diag socket in the sandbox netns");
+        r = nft_probe(err);
+        if (r < 0)
+                return r;
+        e->nflog_fd = nft_log_open(EGRESS_LOG_GROUP);
+        if (e->nflog_fd < 0)
+                return cs_fail(err, CAISSON_LAYER_NFT, CAISSON_REASON_NFT_FAILED, -e->nflog_fd,
+                               "NFLOG group %d in the sandbox netns", EGRESS_LOG_GROUP);
+        f = (struct nft_fence) { .dns_port = e->dns_port, .relay_port = e->relay_port,
+                                 .ipv6 = e->ipv6, .log_group = EGRESS_LOG_GROUP };
+        return nft_fence_install(&f, err);
+}
+
+int egress_setup(const struct egress_config *cfg, struct egress **ret, struct caisson_error *err) {
+        _cleanup_(egress_freep) struct egress *e = NULL;
+        _cleanup_close_ int self = -1;
+        struct stat st;
+        int r;
+
+        if (!cfg || !cfg->policy || cfg->sandbox_netns_fd < 0)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_INTERNAL, EINVAL,
+                               "egress: no policy or no sandbox netns");
+        e = egress_new(cfg);
+        if (!e)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NO_MEMORY, ENOMEM, "egress");
+        e->ipv6 = policy_has_ipv6(cfg->policy);
+        if (fstat(cfg->sandbox_netns_fd, &st) == 0)
+                e->netns_ino = st.st_ino;
+
+        /* In our own netns: the host's addresses and the socket to the upstream resolver. */
+        collect_host_addrs(e);
+        if (cfg->upstream_len > 0) {
+                e->up_udp.fd = socket(cfg->upstream.ss_family, SOCK_DGRAM | SOCK_CLOEXEC |
+                                      SOCK_NONBLOCK, 0);
+                if (e->up_udp.fd < 0)
+                        return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, errno,
+                                       "socket to the upstream resolver");
+                /* connect(): the kernel then drops datagrams from anyone but the upstream.
+                 * An unreachable upstream is not a boundary failure: every allowed name is
+                 * then answered SERVFAIL (with an event), and nothing is forwarded. */
+                if (connect(e->up_udp.fd, (const struct sockaddr *) &cfg->upstream,
+                            cfg->upstream_len) < 0)
+                        e->up_udp.fd = safe_close(e->up_udp.fd);
+                e->up_udp.kind = WATCH_DNS_UPSTREAM_UDP;
+        }
+        e->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        e->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        e->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        e->alg_fd = socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (e->epoll_fd < 0 || e->stop_fd < 0 || e->timer_fd < 0)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_INTERNAL, errno,
+                               "egress: epoll, eventfd or timerfd");
+        if (e->alg_fd >= 0) {
+                struct sockaddr_alg sa = { .salg_family = AF_ALG, .salg_type = "hash",
+                                           .salg_name = "sha256" };
+
+                /* Without AF_ALG the identity is the path only (assurance says so). */
+                if (bind(e->alg_fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                        e->alg_fd = safe_close(e->alg_fd);
+        }
+
+        /* Into the sandbox's netns and — whatever happens there — back. */
+        self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (self < 0)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, errno,
+                               "open own netns");
+        if (setns(cfg->sandbox_netns_fd, CLONE_NEWNET) < 0)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, errno,
+                               "enter the sandbox netns");
+        r = setup_in_netns(e, err);
+        if (setns(self, CLONE_NEWNET) < 0) {
+                /* Stuck in the sandbox's netns: the caller must not go on in this thread. */
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, errno,
+                               "return to the supervisor's netns");
+        }
+        if (r < 0)
+                return r;
+
+        e->w_stop = (struct watch) { .kind = WATCH_STOP, .fd = e->stop_fd };
+        e->w_timer = (struct watch) { .kind = WATCH_TIMER, .fd = e->timer_fd };
+        e->w_nflog = (struct watch) { .kind = WATCH_NFLOG, .fd = e->nflog_fd };
+        r = egress_watch_add(e, &e->w_stop, EPOLLIN);
+        if (r >= 0)
+                r = egress_watch_add(e, &e->w_timer, EPOLLIN);
+        if (r >= 0)
+                r = egress_watch_add(e, &e->w_nflog, EPOLLIN);
+        if (r >= 0 && e->up_udp.fd >= 0)
+                r = egress_watch_add(e, &e->up_udp, EPOLLIN);
+        for (int i = 0; i < 2 && r >= 0; i++) {
+                if (e->dns_udp[i].fd < 0)
+                        continue;
+                r = egress_watch_add(e, &e->dns_udp[i], EPOLLIN);
+                if (r >= 0)
+                        r = egress_watch_add(e, &e->dns_tcp[i], EPOLLIN);
+                if (r >= 0)
+                        r = egress_watch_add(e, &e->relay[i], EPOLLIN);
+        }
+        if (r < 0)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_INTERNAL, -r, "epoll_ctl");
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+int egress_start(struct egress *e, struct caisson_error *err) {
+        struct itimerspec its = {
+                .it_interval = { 0, EGRESS_TICK_MSEC * 1000000L },
+                .it_value = { 0, EGRESS_TICK_MSEC * 1000000L },
+        };
+        sigset_t all, old;
+        int r;
+
+        if (e->started)
+                return 0;
+        if (timerfd_settime(e->timer_fd, 0, &its, NULL) < 0)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_INTERNAL, errno, "timerfd");
+        /* The thread takes no signals: the supervisor reads them from its signalfd. */
+        sigfillset(&all);
+        (void) pthread_sigmask(SIG_BLOCK, &all, &old);
+        r = pthread_create(&e->thread, NULL, egress_thread, e);
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r != 0)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_INTERNAL, r,
+                               "start the egress thread");
+        e->started = true;
+        return 0;
+}
+
+/* --- the upstream resolver --- */
+
+int egress_parse_upstream(const char *s, struct sockaddr_storage *ss, socklen_t *len) {
+        char host[INET6_ADDRSTRLEN + 1];
+        const char *port = NULL;
+        unsigned long p = 53;
+        struct sockaddr_in in = { .sin_family = AF_INET };
+        struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+
+        if (!s || !*s)
+                return -EINVAL;
+        if (s[0] == '[') {
+                const char *rb = strchr(s, ']');
+
+                if (!rb || (size_t) (rb - s - 1) >= sizeof host)
+                        return -EINVAL;
+                memcpy(host, s + 1, (size_t) (rb - s - 1));
+                host[rb - s - 1] = 0;
+                if (rb[1] == ':')
+                        port = rb + 2;
+                else if (rb[1])
+                        return -EINVAL;
+        } else {
+                const char *colon = strchr(s, ':');
+
+                if (colon && strchr(colon + 1, ':'))
+                        colon = NULL;   /* a bare IPv6 address */
+                if (strlen(s) >= sizeof host)
+                        return -EINVAL;
+                (void) snprintf(host, sizeof host, "%.*s",
+                                (int) (colon ? (size_t) (colon - s) : strlen(s)), s);
+                if (colon)
+                        port = colon + 1;
+        }
+        if (port) {
+                char *end;
+
+                errno = 0;
+                p = strtoul(port, &end, 10);
+                if (!*port || *end || errno || p == 0 || p > 65535)
+                        return -EINVAL;
+        }
+        memset(ss, 0, sizeof *ss);
+        if (inet_pton(AF_INET, host, &in.sin_addr) == 1) {
+                in.sin_port = htons((uint16_t) p);
+                memcpy(ss, &in, sizeof in);
+                *len = sizeof in;
+                return 0;
+        }
+        if (inet_pton(AF_INET6, host, &in6.sin6_addr) == 1) {
+                in6.sin6_port = htons((uint16_t) p);
+                memcpy(ss, &in6, sizeof in6);
+                *len = sizeof in6;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+int egress_host_upstream(struct sockaddr_storage *ss, socklen_t *len) {
+        char line[512];
+        FILE *f = fopen("/etc/resolv.conf", "re");
+        int r = -ENOENT;
+
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof line, f)) {
+                char addr[256];
+
+                /* A 127.x stub (systemd-resolved) is fine: it is reached from our netns. */
+                if (sscanf(line, " nameserver %255s", addr) == 1 &&
+                    egress_parse_upstream(addr, ss, len) == 0) {
+                        r = 0;
+                        break;
+                }
+        }
+        fclose(f);
+        return r;
+}

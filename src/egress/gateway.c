@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The DNS gateway (DESIGN §4): listens on 127.0.0.1:53 (UDP and TCP) inside the sandbox's
+ * netns, where the fence redirects every packet to port 53. It answers only names the policy
+ * allows, by asking the upstream resolver from the supervisor's netns.
+ *
+ * A name that is not allowed is answered REFUSED here and never reaches the upstream: a
+ * query name is a channel out (data encoded in labels of a domain whose name server the
+ * attacker runs), so only names the policy already trusts are ever forwarded.
+ *
+ * Upstream transport: UDP for UDP clients, one TCP connection per query for TCP clients.
+ * A truncated (TC) UDP answer is passed back as it is; the client retries over TCP, which
+ * the fence redirects here as well, and that retry goes upstream over TCP. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "egress/egress-internal.h"
+#include "macro.h"
+
+#define DNS_TCP_MAX_IN_FLIGHT 16
+#define DNS_TCP_MAX_OUT (256 * 1024)
+#define DNS_TCP_IDLE_USEC (30 * 1000000ULL)
+
+static void dns_event(struct egress *e, enum caisson_reason reason, const char *name,
+                      const char *detail) {
+        char printable[DNS_PRINTABLE_MAX];
+        struct egress_event ev = {
+                .kind = EGRESS_EV_DNS_DENIED,
+                .reason = reason,
+                .protocol = "dns",
+                .port = 53,
+                .assurance = "unknown",
+                .detail = detail,
+        };
+
+        if (name) {
+                dns_name_printable(name, printable, sizeof printable);
+                ev.hostname = printable;
+        }
+        egress_emit(e, &ev);
+}
+
+/* --- DNS over TCP, client side --- */
+
+static void tcp_client_close(struct egress *e, struct dns_tcp_client *c) {
+        if (!c->used)
+                return;
+        egress_watch_del(e, &c->w);
+        c->w.fd = safe_close(c->w.fd);
+        free(c->out);
+        c->out = NULL;
+        c->out_len = c->out_off = c->in_len = 0;
+        c->in_flight = 0;
+        c->used = false;
+        c->gen++;
+}
+
+static void tcp_client_interest(struct egress *e, struct dns_tcp_client *c) {
+        bool want = c->out_len > c->out_off;
+        struct epoll_event ev = { .data.ptr = &c->w };
+
+        if (want == c->want_out)
+                return;
+        c->want_out = want;
+        ev.events = (c->eof ? 0 : EPOLLIN) | (want ? EPOLLOUT : 0);
+        (void) epoll_ctl(e->epoll_fd, EPOLL_CTL_MOD, c->w.fd, &ev);
+}
+
+static void tcp_client_flush(struct egress *e, struct dns_tcp_client *c) {
+        while (c->out_len > c->out_off) {
+                ssize_t n = write(c->w.fd, c->out + c->out_off, c->out_len - c->out_off);
+
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                break;
+                        tcp_client_close(e, c);
+                        return;
+                }
+                c->out_off += (size_t) n;
+        }
+        if (c->out_len == c->out_off)
+                c->out_len = c->out_off = 0;
+        if (c->eof && c->in_flight == 0 && c->out_len == 0) {
+                tcp_client_close(e, c);
+                return;
+        }
+        tcp_client_interest(e, c);
+}
+
+static void tcp_client_send(struct egress *e, struct dns_tcp_client *c, const uint8_t *msg,
+                            size_t len) {
+        size_t need = c->out_len - c->out_off + 2 + len;
+        uint8_t *nb;
+
+        if (need > DNS_TCP_MAX_OUT) {
+                tcp_client_close(e, c);         /* a client that does not read its answers */
+                return;
+        }
+        if (c->out_off) {
+                memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+                c->out_len -= c->out_off;
+                c->out_off = 0;
+        }
+        nb = realloc(c->out, need);
+        if (!nb) {
+                tcp_client_close(e, c);
+                return;
+        }
+        c->out = nb;
+        c->out[c->out_len] = (uint8_t) (len >> 8);
+        c->out[c->out_len + 1] = (uint8_t) len;
+        memcpy(c->out + c->out_len + 2, msg, len);
+        c->out_len += 2 + len;
+        c->idle_deadline = egress_now() + DNS_TCP_IDLE_USEC;
+        tcp_client_flush(e, c);
+}
+
+/* --- pending queries --- */
+
+static void pending_free(struct egress *e, struct dns_pending *p) {
+        if (p->up.fd >= 0) {
+                egress_watch_del(e, &p->up);
+                p->up.fd = safe_close(p->up.fd);
+        }
+        free(p->up_buf);
+        p->up_buf = NULL;
+        p->used = false;
+}
+
+/* Sends msg (whose id is already the client's) to whoever asked. */
+static void deliver(struct egress *e, struct dns_pending *p, const uint8_t *msg, size_t len) {
+        if (p->tcp) {
+                struct dns_tcp_client *c = p->tcp;
+
+                if (c->used && c->gen == p->tcp_gen) {
+                        if (c->in_flight)
+                                c->in_flight--;
+                        tcp_client_send(e, c, msg, len);
+                }
+                return;
+        }
+        (void) sendto(p->udp_fd, msg, len, MSG_DONTWAIT, (struct sockaddr *) &p->client,
+                      p->client_len);
+}
+
+static void answer_rcode(struct egress *e, struct dns_pending *p, unsigned rcode) {
+        uint8_t out[sizeof p->qraw + 64];
+        ssize_t n = dns_build_reply(&p->q, p->qraw, p->qraw_len, rcode, out, sizeof out);
+
+        if (n > 0)
+                deliver(e, p, out, (size_t) n);
+        else if (p->tcp && p->tcp->used && p->tcp->gen == p->tcp_gen && p->tcp->in_flight)
+                p->tcp->in_flight--;
+}
+
+static struct dns_pending *pending_new(struct egress *e) {
+        struct dns_pending *slot = NULL;
+        uint16_t id;
+        bool clash;
+
+        for (size_t i = 0; i < EGRESS_MAX_PENDING; i++)
+                if (!e->pending[i].used) {
+                        slot = &e->pending[i];
+                        break;
+                }
+        if (!slot)
+                return NULL;
+        do {
+                id = egress_random16(e);
+                clash = false;
+                for (size_t i = 0; i < EGRESS_MAX_PENDING && !clash; i++)
+                        clash = e->pending[i].used && e->pending[i].up_id == id;
+        } while (clash);
+        *slot = (struct dns_pending) { .used = true, .up_id = id, .up.fd = -1, .udp_fd = -1 };
+        return slot;
+}
+
+static int upstream_tcp_open(struct egress *e, struct dns_pending *p, const uint8_t *msg,
+                             size_t len) {
+        int r;
+
+        p->up_buf = malloc(2 + len);
+        if (!p->up_buf)
+                return -ENOMEM;
+        p->up_buf[0] = (uint8_t) (len >> 8);
+        p->up_buf[1] = (uint8_t) len;
+        memcpy(p->up_buf + 2, msg, len);
+        p->up_len = 2 + len;
+        p->up_off = 0;
+        /* Created here, in the egress thread: the supervisor's netns, never the sandbox's. */
+        p->up.fd = socket(e->cfg.upstream.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (p->up.fd < 0)
+                return -errno;
+        if (connect(p->up.fd, (const struct sockaddr *) &e->cfg.upstream, e->cfg.upstream_len) < 0 &&
+            errno != EINPROGRESS)
+                return -errno;
+        p->up.kind = WATCH_DNS_UPSTREAM_TCP;
+        p->up.obj = p;
+        r = egress_watch_add(e, &p->up, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+        return r;
+}
+
+/* One query from the sandbox. msg is modified in place. */
+static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
+                         const struct sockaddr_storage *from, socklen_t from_len,
+                         struct dns_tcp_client *tcp) {
+        const struct policy_network_entry *entry = NULL;
+        struct dns_pending *p;
+        struct dns_query q;
+        const char *why = NULL;
+        ssize_t n;
+
+        if (dns_parse_query(msg, len, &q, &why) < 0) {
+                /* Not forwarded, not answered: a malformed query carries nothing we could
+                 * answer safely. */
+                dns_event(e, CAISSON_REASON_DNS_MALFORMED, NULL, why);
+                if (tcp)
+                        tcp->eof = true;        /* the stream is out of step: end it */
+                return;
+        }
+        if (!policy_dns_allowed(e->cfg.policy, q.name, e->cfg.widen_l7, &entry)) {
+                n = dns_build_reply(&q, msg, len, DNS_RCODE_REFUSED, msg, len);
+                if (n > 0) {
+                        if (tcp)
+                                tcp_client_send(e, tcp, msg, (size_t) n);
+                        else
+                                (void) sendto(udp_fd, msg, (size_t) n, MSG_DONTWAIT,
+                                              (const struct sockaddr *) from, from_len);
+                }
+                dns_event(e, CAISSON_REASON_DNS_DENIED, q.name,
+                          "no network_policies entry allows this name: answered REFUSED, "
+                          "not forwarded");
+                return;
+        }
+        p = e->up_udp.fd >= 0 && (!tcp || tcp->in_flight < DNS_TCP_MAX_IN_FLIGHT) ?
+                    pending_new(e) : NULL;
+        if (!p || q.question_end > sizeof p->qraw) {
+                if (p)
+                        p->used = false;
+                dns_event(e, CAISSON_REASON_DNS_UPSTREAM_FAILED, q.name,
+                          e->up_udp.fd < 0 ? "no reachable upstream resolver: SERVFAIL" :
+                                             "too many queries in flight: SERVFAIL");
+                n = dns_build_reply(&q, msg, len, DNS_RCODE_SERVFAIL, msg, len);
+                if (n > 0) {
+                        if (tcp)
+                                tcp_client_send(e, tcp, msg, (size_t) n);
+                        else
+                                (void) sendto(udp_fd, msg, (size_t) n, MSG_DONTWAIT,
+                                              (const struct sockaddr *) from, from_len);
+                }
+                return;
+        }
+        p->q = q;
+        p->orig_id = q.id;
+        memcpy(p->qraw, msg, q.question_end);
+        p->qraw_len = q.question_end;
+        p->deadline = egress_now() + EGRESS_DNS_TIMEOUT_USEC;
+        if (tcp) {
+                p->tcp = tcp;
+                p->tcp_gen = tcp->gen;
+                tcp->in_flight++;
+        } else {
+                p->udp_fd = udp_fd;
+                memcpy(&p->client, from, from_len);
+                p->client_len = from_len;
+        }
+        /* A fresh id per forwarded query: the upstream never sees the agent's, and an
+         * off-path answer must guess it. */
+        dns_set_id(msg, p->up_id);
+        if (tcp) {
+                if (upstream_tcp_open(e, p, msg, len) < 0) {
+                        answer_rcode(e, p, DNS_RCODE_SERVFAIL);
+                        pending_free(e, p);
+                }
+                return;
+        }
+        if (send(e->up_udp.fd, msg, len, MSG_DONTWAIT) < 0) {
+                answer_rcode(e, p, DNS_RCODE_SERVFAIL);
+                pending_free(e, p);
+        }
+}
+
+void gateway_udp_readable(struct egress *e, struct watch *w) {
+        uint8_t buf[4096];
+
+        for (int i = 0; i < 64; i++) {
+                struct sockaddr_storage from;
+                socklen_t fl = sizeof from;
+                ssize_t n = recvfrom(w->fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC,
+                                     (struct sockaddr *) &from, &fl);
+
+                if (n < 0)
+                        return;
+                if ((size_t) n > sizeof buf) {
+                        dns_event(e, CAISSON_REASON_DNS_MALFORMED, NULL, "oversized UDP query");
+                        continue;
+                }
+                handle_query(e, buf, (size_t) n, w->fd, &from, fl, NULL);
+        }
+}
+
+void gateway_tcp_accept(struct egress *e, struct watch *w) {
+        for (;;) {
+                int fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                struct dns_tcp_client *c = NULL;
+
+                if (fd < 0)
+                        return;
+                for (size_t i = 0; i < EGRESS_MAX_DNS_TCP && !c; i++) {
+                        if (!e->dns_clients[i]) {
+                                e->dns_clients[i] = calloc(1, sizeof *e->dns_clients[i]);
+                                if (e->dns_clients[i])
+                                        e->dns_clients[i]->w.fd = -1;
+                        }
+                        if (e->dns_clients[i] && !e->dns_clients[i]->used)
+                                c = e->dns_clients[i];
+                }
+                if (!c) {
+                        safe_close(fd);         /* bounded: more clients are refused */
+                        continue;
+                }
+                c->used = true;
+                c->eof = c->want_out = false;
+                c->in_len = c->in_flight = 0;
+                c->w = (struct watch) { .kind = WATCH_DNS_TCP_CLIENT, .obj = c, .fd = fd };
+                c->idle_deadline = egress_now() + DNS_TCP_IDLE_USEC;
+                if (egress_watch_add(e, &c->w, EPOLLIN) < 0)
+                        tcp_client_close(e, c);
+        }
+}
+
+void gateway_tcp_client(struct egress *e, struct dns_tcp_client *c, uint32_t events) {
+        if (!c->used)
+                return;
+        if (events & EPOLLOUT)
+                tcp_client_flush(e, c);
+        if (!c->used || c->eof || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                return;
+        for (;;) {
+                ssize_t n = read(c->w.fd, c->in + c->in_len, sizeof c->in - c->in_len);
+
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        break;
+                if (n <= 0) {
+                        c->eof = true;
+                        break;
+                }
+                c->in_len += (size_t) n;
+                c->idle_deadline = egress_now() + DNS_TCP_IDLE_USEC;
+                while (c->used && !c->eof && c->in_len >= 2) {
+                        size_t l = (size_t) c->in[0] << 8 | c->in[1];
+
+                        if (l == 0) {
+                                c->eof = true;
+                                break;
+                        }
+                        if (c->in_len < 2 + l)
+                                break;
+                        handle_query(e, c->in + 2, l, -1, NULL, 0, c);
+                        if (!c->used)
+                                return;
+                        memmove(c->in, c->in + 2 + l, c->in_len - 2 - l);
+                        c->in_len -= 2 + l;
+                }
+                if (!c->used || c->eof)
+                        break;
+        }
+        if (!c->used)
+                return;
+        if (c->eof) {
+                struct epoll_event ev = { .events = c->want_out ? EPOLLOUT : 0,
+                                          .data.ptr = &c->w };
+
+                (void) epoll_ctl(e->epoll_fd, EPOLL_CTL_MOD, c->w.fd, &ev);
+                if (c->in_flight == 0 && c->out_len == c->out_off)
+                        tcp_client_close(e, c);
+        }
+}
+
+/* --- answers --- */
+
+static void finish(struct egress *e, struct dns_pending *p, uint8_t *msg, size_t len) {
+        struct dns_answer ans;
+        const char *why = NULL;
+
+        if (dns_parse_response(msg, len, &p->q, &ans, &why) < 0) {
+                dns_event(e, CAISSON_REASON_DNS_UPSTREAM_FAILED, p->q.name, why);
+                answer_rcode(e, p, DNS_RCODE_SERVFAIL);
+                pending_free(e, p);
+                return;
+        }
+        /* Only now may the relay match these addresses to the allowed name. */
+        for (size_t i = 0; i < ans.n_addrs; i++)
+                egress_resolved_add(e, ans.addrs[i].family, ans.addrs[i].addr, ans.addrs[i].ttl,
+                                    p->q.name);
+        dns_set_id(msg, p->orig_id);
+        deliver(e, p, msg, len);
+        pending_free(e, p);
+}
+
+void gateway_upstream_udp(struct egress *e) {
+        uint8_t buf[DNS_MAX_MESSAGE];
+
+        for (int i = 0; i < 64; i++) {
+                ssize_t n = recv(e->up_udp.fd, buf, sizeof buf, MSG_DONTWAIT);
+                struct dns_pending *p = NULL;
+                struct dns_answer ans;
+                uint16_t id;
+
+                if (n < 0)
+                        return;
+                if (n < DNS_HEADER_SIZE)
+                        continue;
+                id = dns_get_id(buf);
+                for (size_t j = 0; j < EGRESS_MAX_PENDING && !p; j++)
+                        if (e->pending[j].used && e->pending[j].up.fd < 0 &&
+                            e->pending[j].up_id == id)
+                                p = &e->pending[j];
+                /* An answer to no question, or to another question: dropped, and the real
+                 * answer may still come (a spoofed reply cannot cancel the query). */
+                if (!p || dns_parse_response(buf, (size_t) n, &p->q, &ans, NULL) < 0)
+                        continue;
+                finish(e, p, buf, (size_t) n);
+        }
+}
+
+void gateway_upstream_tcp(struct egress *e, struct dns_pending *p, uint32_t events) {
+        if (!p->used || p->up.fd < 0)
+                return;
+        if (events & EPOLLERR) {
+                answer_rcode(e, p, DNS_RCODE_SERVFAIL);
+                pending_free(e, p);
+                return;
+        }
+        while (!p->up_reading) {
+                ssize_t n = write(p->up.fd, p->up_buf + p->up_off, p->up_len - p->up_off);
+
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return;
+                        answer_rcode(e, p, DNS_RCODE_SERVFAIL);
+                        pending_free(e, p);
+                        return;
+                }
+                p->up_off += (size_t) n;
+                if (p->up_off == p->up_len) {
+                        p->up_reading = true;
+                        p->up_off = 0;
+                        p->up_len = 2;  /* first the length */
+                }
+        }
+        for (;;) {
+                ssize_t n = read(p->up.fd, p->up_buf + p->up_off, p->up_len - p->up_off);
+
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (n <= 0) {
+                        answer_rcode(e, p, DNS_RCODE_SERVFAIL);
+                        pending_free(e, p);
+                        return;
+                }
+                p->up_off += (size_t) n;
+                if (p->up_off < p->up_len)
+                        continue;
+                if (p->up_len == 2) {
+                        size_t l = (size_t) p->up_buf[0] << 8 | p->up_buf[1];
+                        uint8_t *nb;
+
+                        if (l < DNS_HEADER_SIZE) {
+                                answer_rcode(e, p, DNS_RCODE_SERVFAIL);
+                                pending_free(e, p);
+                                return;
+                        }
+                        nb = realloc(p->up_buf, 2 + l);
+                        if (!nb) {
+                                answer_rcode(e, p, DNS_RCODE_SERVFAIL);
+                                pending_free(e, p);
+                                return;
+                        }
+                        p->up_buf = nb;
+                        p->up_len = 2 + l;
+                        continue;
+                }
+                if (dns_get_id(p->up_buf + 2) != p->up_id) {
+                        answer_rcode(e, p, DNS_RCODE_SERVFAIL);
+                        pending_free(e, p);
+                        return;
+                }
+                finish(e, p, p->up_buf + 2, p->up_len - 2);
+                return;
+        }
+}
+
+void gateway_tick(struct egress *e, uint64_t now) {
+        for (size_t i = 0; i < EGRESS_MAX_PENDING; i++) {
+                struct dns_pending *p = &e->pending[i];
+
+                if (p->used && p->deadline <= now) {
+                        answer_rcode(e, p, DNS_RCODE_SERVFAIL);
+                        pending_free(e, p);
+                }
+        }
+        for (size_t i = 0; i < EGRESS_MAX_DNS_TCP; i++) {
+                struct dns_tcp_client *c = e->dns_clients[i];
+
+                if (c && c->used && c->in_flight == 0 && c->idle_deadline <= now)
+                        tcp_client_close(e, c);
+        }
+}
+
+void gateway_free(struct egress *e) {
+        for (size_t i = 0; i < EGRESS_MAX_PENDING; i++)
+                if (e->pending[i].used)
+                        pending_free(e, &e->pending[i]);
+        for (size_t i = 0; i < EGRESS_MAX_DNS_TCP; i++) {
+                if (e->dns_clients[i]) {
+                        tcp_client_close(e, e->dns_clients[i]);
+                        free(e->dns_clients[i]);
+                        e->dns_clients[i] = NULL;
+                }
+        }
+}

@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The TCP relay (DESIGN §4). The fence redirects every TCP connection from the sandbox to a
+ * non-loopback address here; per connection:
+ *
+ *   accept → original destination (SO_ORIGINAL_DST) → who (identity.c) → policy decision →
+ *   [by name: the first bytes must name the allowed host (sniff.c)] → connect upstream from
+ *   the supervisor's netns → splice both ways, half-close honoured → close.
+ *
+ * A refusal is a reset at once (SO_LINGER 0), never a hang, so a client fails fast and says
+ * so. Connections already relayed are never cut when the DNS answer that allowed them
+ * expires: expiry only closes the address for new connections. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "egress/egress-internal.h"
+#include "macro.h"
+
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80       /* linux/netfilter_ipv4.h, which clashes with netinet/in.h */
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST 80   /* linux/netfilter_ipv6/ip6_tables.h */
+#endif
+
+#define RELAY_PIPE_CAP 65536
+
+static void rst_close(int fd) {
+        struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+        if (fd < 0)
+                return;
+        /* SO_LINGER 0: close() sends a reset, the client fails at once. */
+        (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        (void) close(fd);
+}
+
+static void conn_event(struct egress *e, const struct conn *c, enum egress_event_kind kind,
+                       enum caisson_reason reason, const char *detail) {
+        struct egress_event ev = {
+                .kind = kind,
+                .reason = reason,
+                .family = c->family,
+                .port = c->dport,
+                .protocol = "tcp",
+                .hostname = c->host[0] ? c->host : NULL,
+                .pid = c->pid,
+                .binary = c->binary[0] ? c->binary : NULL,
+                .assurance = c->sha256[0] ? "proc-exe+sha256" : c->binary[0] ? "proc-exe" : "unknown",
+                .sha256 = c->sha256[0] ? c->sha256 : NULL,
+                .entry = c->d.entry ? c->d.entry->key : NULL,
+                .widened = c->d.widened,
+                .detail = detail,
+        };
+
+        memcpy(ev.addr, c->dst, sizeof ev.addr);
+        egress_emit(e, &ev);
+}
+
+static void conn_close(struct egress *e, struct conn *c, bool rst) {
+        if (c->dead)
+                return;
+        egress_watch_del(e, &c->wc);
+        egress_watch_del(e, &c->wu);
+        if (rst) {
+                rst_close(c->wc.fd);
+                rst_close(c->wu.fd);
+        } else {
+                safe_close(c->wc.fd);
+                safe_close(c->wu.fd);
+        }
+        c->wc.fd = c->wu.fd = -1;
+        for (int i = 0; i < 2; i++) {
+                c->c2u.pipe[i] = safe_close(c->c2u.pipe[i]);
+                c->u2c.pipe[i] = safe_close(c->u2c.pipe[i]);
+        }
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                e->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->dead = true;
+        c->next_dead = e->dead;
+        e->dead = c;
+        e->n_conns--;
+}
+
+static void conn_deny(struct egress *e, struct conn *c, enum caisson_reason reason,
+                      const char *detail) {
+        conn_event(e, c, EGRESS_EV_DENIED, reason, detail);
+        conn_close(e, c, true);
+}
+
+void relay_reap(struct egress *e) {
+        while (e->dead) {
+                struct conn *c = e->dead;
+
+                e->dead = c->next_dead;
+                free(c->peek);
+                free(c);
+        }
+}
+
+void relay_free_all(struct egress *e) {
+        while (e->conns)
+                conn_close(e, e->conns, true);
+        relay_reap(e);
+}
+
+/* --- relaying --- */
+
+/* Moves what is available from src to dst through h's pipe. -1 on a broken connection. */
+static int half_pump(struct half *h, int src, int dst) {
+        for (;;) {
+                bool progress = false;
+                ssize_t n;
+
+                if (!h->eof && h->in_pipe < RELAY_PIPE_CAP) {
+                        n = splice(src, NULL, h->pipe[1], NULL, RELAY_PIPE_CAP - h->in_pipe,
+                                   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+                        if (n > 0) {
+                                h->in_pipe += (size_t) n;
+                                progress = true;
+                        } else if (n == 0) {
+                                h->eof = true;
+                                progress = true;
+                        } else if (errno != EAGAIN && errno != EINTR)
+                                return -1;
+                }
+                if (h->in_pipe > 0) {
+                        n = splice(h->pipe[0], NULL, dst, NULL, h->in_pipe,
+                                   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+                        if (n > 0) {
+                                h->in_pipe -= (size_t) n;
+                                progress = true;
+                        } else if (n < 0 && errno != EAGAIN && errno != EINTR)
+                                return -1;
+                }
+                /* Half-close: the other side learns of this side's EOF, and may go on
+                 * sending the other way. */
+                if (h->eof && h->in_pipe == 0 && !h->shut) {
+                        (void) shutdown(dst, SHUT_WR);
+                        h->shut = true;
+                }
+                if (!progress)
+                        return 0;
+        }
+}
+
+static void pump(struct egress *e, struct conn *c) {
+        /* The bytes read for the name check go first, in order. */
+        while (c->peek_off < c->peek_len) {
+                ssize_t n = write(c->wu.fd, c->peek + c->peek_off, c->peek_len - c->peek_off);
+
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                break;
+                        conn_close(e, c, true);
+                        return;
+                }
+                c->peek_off += (size_t) n;
+        }
+        if (c->peek_off == c->peek_len && half_pump(&c->c2u, c->wc.fd, c->wu.fd) < 0) {
+                conn_close(e, c, true);
+                return;
+        }
+        if (half_pump(&c->u2c, c->wu.fd, c->wc.fd) < 0) {
+                conn_close(e, c, true);
+                return;
+        }
+        if (c->c2u.shut && c->u2c.shut)
+                conn_close(e, c, false);
+}
+
+static void start_relay(struct egress *e, struct conn *c) {
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                  .data.ptr = &c->wc };
+
+        if (pipe2(c->c2u.pipe, O_CLOEXEC | O_NONBLOCK) < 0 ||
+            pipe2(c->u2c.pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+                conn_deny(e, c, CAISSON_REASON_INTERNAL, "no pipe for the relay");
+                return;
+        }
+        /* The client fd is registered already when its first bytes were read. */
+        if (epoll_ctl(e->epoll_fd, c->d.by_name ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->wc.fd, &ev) < 0) {
+                conn_deny(e, c, CAISSON_REASON_INTERNAL, "epoll");
+                return;
+        }
+        c->state = CONN_RELAY;
+        conn_event(e, c, EGRESS_EV_ALLOWED, CAISSON_REASON_EGRESS_ALLOWED,
+                   c->mark ? c->mark : c->d.detail);
+        pump(e, c);
+}
+
+static void start_connect(struct egress *e, struct conn *c) {
+        union {
+                struct sockaddr sa;
+                struct sockaddr_in in;
+                struct sockaddr_in6 in6;
+        } a = { 0 };
+        socklen_t len;
+
+        if (c->family == AF_INET) {
+                a.in.sin_family = AF_INET;
+                a.in.sin_port = htons(c->dport);
+                memcpy(&a.in.sin_addr, c->dst, 4);
+                len = sizeof a.in;
+        } else {
+                a.in6.sin6_family = AF_INET6;
+                a.in6.sin6_port = htons(c->dport);
+                memcpy(&a.in6.sin6_addr, c->dst, 16);
+                len = sizeof a.in6;
+        }
+        /* The egress thread never entered the sandbox's netns: this socket is in the
+         * supervisor's, the one with the way out. */
+        c->wu.fd = socket(c->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (c->wu.fd < 0 || (connect(c->wu.fd, &a.sa, len) < 0 && errno != EINPROGRESS)) {
+                conn_deny(e, c, CAISSON_REASON_EGRESS_UPSTREAM_FAILED, strerror(errno));
+                return;
+        }
+        c->state = CONN_CONNECTING;
+        c->deadline = egress_now() + EGRESS_CONNECT_TIMEOUT_USEC;
+        if (egress_watch_add(e, &c->wu, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0)
+                conn_deny(e, c, CAISSON_REASON_INTERNAL, "epoll");
+}
+
+static void connected(struct egress *e, struct conn *c) {
+        int so = 0;
+        socklen_t l = sizeof so;
+
+        if (getsockopt(c->wu.fd, SOL_SOCKET, SO_ERROR, &so, &l) < 0)
+                so = errno;
+        if (so == EINPROGRESS || so == EALREADY)
+                return;
+        if (so != 0) {
+                conn_deny(e, c, CAISSON_REASON_EGRESS_UPSTREAM_FAILED, strerror(so));
+                return;
+        }
+        start_relay(e, c);
+}
+
+/* --- the name check --- */
+
+static void sniff_step(struct egress *e, struct conn *c, bool timed_out) {
+        char name[SNIFF_MAX_NAME + 1], detail[SNIFF_MAX_NAME * 2 + 96];
+        enum sniff_result r;
+        bool eof = false;
+
+        if (!c->peek) {
+                c->peek = malloc(SNIFF_MAX_BYTES);
+                if (!c->peek) {
+                        conn_deny(e, c, CAISSON_REASON_NO_MEMORY, "no memory for the name check");
+                        return;
+                }
+        }
+        while (c->peek_len < SNIFF_MAX_BYTES) {
+                ssize_t n = read(c->wc.fd, c->peek + c->peek_len, SNIFF_MAX_BYTES - c->peek_len);
+
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        break;
+                if (n < 0) {
+                        conn_close(e, c, true);
+                        return;
+                }
+                if (n == 0) {
+                        eof = true;
+                        break;
+                }
+                c->peek_len += (size_t) n;
+        }
+        if (c->peek_len == 0) {
+                if (eof) {
+                        conn_close(e, c, false);        /* connected and left: nothing to do */
+                        return;
+                }
+                if (!timed_out)
+                        return;
+                /* Server-speaks-first protocols (SMTP, FTP, databases): nothing to read. */
+                c->mark = "the client sent nothing for 5 s: decided on the address";
+                start_connect(e, c);
+                return;
+        }
+        r = sniff_parse(c->peek, c->peek_len, name);
+        if (r == SNIFF_NEED_MORE && !eof && !timed_out)
+                return;
+        switch (r) {
+        case SNIFF_TLS:
+        case SNIFF_HTTP:
+                if (sniff_name_equal(name, c->d.by_name)) {
+                        c->mark = r == SNIFF_TLS ? "TLS SNI matches the allowed name" :
+                                                   "HTTP Host matches the allowed name";
+                        start_connect(e, c);
+                        return;
+                }
+                /* A CDN address serves many names: only the one the policy allowed. */
+                (void) snprintf(detail, sizeof detail, "%s names '%s', allowed for '%s'",
+                                r == SNIFF_TLS ? "TLS SNI" : "HTTP Host", name, c->d.by_name);
+                conn_deny(e, c, CAISSON_REASON_EGRESS_SNI_MISMATCH, detail);
+                return;
+        case SNIFF_UNKNOWN:
+                c->mark = "neither TLS nor HTTP: decided on the address";
+                start_connect(e, c);
+                return;
+        default:
+                (void) snprintf(detail, sizeof detail, "%s: no name to check against '%s'",
+                                r == SNIFF_TLS_NO_SNI ? "TLS without SNI" :
+                                r == SNIFF_HTTP_NO_HOST ? "HTTP without Host" :
+                                r == SNIFF_NEED_MORE ? "incomplete opening" : "malformed opening",
+                                c->d.by_name);
+                conn_deny(e, c, CAISSON_REASON_EGRESS_SNI_MISMATCH, detail);
+                return;
+        }
+}
+
+/* --- accept and decide --- */
+
+static bool is_host_own(struct egress *e, int family, const uint8_t *addr) {
+        for (size_t i = 0; i < e->n_host_addrs; i++)
+                if (e->host_addrs[i].family == family &&
+                    memcmp(e->host_addrs[i].addr, addr, family == AF_INET ? 4 : 16) == 0)
+                        return true;
+        return false;
+}
+
+static void decide(struct egress *e, struct conn *c, const struct identity *id) {
+        const char *names[8];
+        size_t n = egress_resolved_names(e, c->family, c->dst, names, ELEMENTSOF(names));
+        struct egress_request req = {
+                .family = c->family,
+                .port = c->dport,
+                .binaries = id->chain,
+                .n_binaries = id->n_chain,
+                .addr_is_host_own = is_host_own(e, c->family, c->dst),
+                .widen_l7 = e->cfg.widen_l7,
+        };
+        struct egress_decision d;
+
+        memcpy(req.addr, c->dst, sizeof req.addr);
+        /* Each name the gateway resolved to this address, then the address alone (an
+         * allowed_ips range): the first that allows decides; else the first refusal. */
+        for (size_t i = 0; i <= n; i++) {
+                req.host = i < n ? names[i] : NULL;
+                policy_egress_decide(e->cfg.policy, &req, &d);
+                if (i == 0 || d.allow)
+                        c->d = d;
+                if (d.allow) {
+                        if (req.host)
+                                (void) snprintf(c->host, sizeof c->host, "%s", req.host);
+                        return;
+                }
+        }
+        if (n > 0)
+                (void) snprintf(c->host, sizeof c->host, "%s", names[0]);
+}
+
+static void conn_new(struct egress *e, int fd, const struct sockaddr_storage *peer, int family) {
+        struct identity *id = NULL;
+        struct conn *c;
+        union {
+                struct sockaddr_in in;
+                struct sockaddr_in6 in6;
+        } od;
+        socklen_t ol = sizeof od;
+        int r;
+
+        c = calloc(1, sizeof *c);
+        if (!c) {
+                rst_close(fd);
+                return;
+        }
+        c->wc = (struct watch) { .kind = WATCH_CONN_CLIENT, .obj = c, .fd = fd };
+        c->wu = (struct watch) { .kind = WATCH_CONN_UPSTREAM, .obj = c, .fd = -1 };
+        c->c2u.pipe[0] = c->c2u.pipe[1] = c->u2c.pipe[0] = c->u2c.pipe[1] = -1;
+        c->family = family;
+        c->next = e->conns;
+        if (e->conns)
+                e->conns->prev = c;
+        e->conns = c;
+        e->n_conns++;
+
+        r = family == AF_INET ? getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &od, &ol) :
+                                getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &od, &ol);
+        if (r < 0) {
+                conn_deny(e, c, CAISSON_REASON_INTERNAL, "no original destination");
+                return;
+        }
+        if (family == AF_INET) {
+                memcpy(c->dst, &od.in.sin_addr, 4);
+                c->dport = ntohs(od.in.sin_port);
+        } else {
+                memcpy(c->dst, &od.in6.sin6_addr, 16);
+                c->dport = ntohs(od.in6.sin6_port);
+        }
+
+        id = malloc(sizeof *id);
+        if (!id) {
+                conn_deny(e, c, CAISSON_REASON_NO_MEMORY, "no memory for the identity");
+                return;
+        }
+        if (identity_lookup(e, family, (const struct sockaddr *) peer, c->dst, c->dport, id) < 0)
+                id->n_chain = 0;
+        c->pid = id->pid;
+        if (id->n_chain > 0)
+                (void) snprintf(c->binary, sizeof c->binary, "%s", id->chain[0]);
+        memcpy(c->sha256, id->sha256, sizeof c->sha256);
+        decide(e, c, id);
+        free(id);
+
+        if (!c->d.allow) {
+                enum caisson_reason reason = c->d.reason;
+
+                /* Without a known client no binaries glob can match: say which it was. */
+                if (reason == CAISSON_REASON_EGRESS_BINARY_MISMATCH && !c->binary[0])
+                        reason = CAISSON_REASON_EGRESS_IDENTITY_UNKNOWN;
+                conn_deny(e, c, reason, c->d.detail);
+                return;
+        }
+        if (!c->d.by_name) {
+                start_connect(e, c);
+                return;
+        }
+        c->state = CONN_SNIFF;
+        c->deadline = egress_now() + EGRESS_SNIFF_TIMEOUT_USEC;
+        if (egress_watch_add(e, &c->wc, EPOLLIN | EPOLLRDHUP | EPOLLET) < 0) {
+                conn_deny(e, c, CAISSON_REASON_INTERNAL, "epoll");
+                return;
+        }
+        sniff_step(e, c, false);
+}
+
+void relay_accept(struct egress *e, struct watch *w) {
+        int family = w == &e->relay[1] ? AF_INET6 : AF_INET;
+
+        for (int i = 0; i < 256; i++) {
+                struct sockaddr_storage peer;
+                socklen_t pl = sizeof peer;
+                int fd = accept4(w->fd, (struct sockaddr *) &peer, &pl,
+                                 SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+                if (fd < 0)
+                        return;
+                if (e->n_conns >= EGRESS_MAX_CONNS) {
+                        /* Bounded: refused at once, like any refusal, never queued. */
+                        struct egress_event ev = {
+                                .kind = EGRESS_EV_DENIED, .reason = CAISSON_REASON_INTERNAL,
+                                .protocol = "tcp", .assurance = "unknown",
+                                .detail = "too many relayed connections",
+                        };
+
+                        rst_close(fd);
+                        egress_emit(e, &ev);
+                        continue;
+                }
+                conn_new(e, fd, &peer, family);
+        }
+}
+
+void relay_event(struct egress *e, struct conn *c, bool upstream, uint32_t events) {
+        if (c->dead)
+                return;
+        switch (c->state) {
+        case CONN_SNIFF:
+                if (!upstream)
+                        sniff_step(e, c, false);
+                break;
+        case CONN_CONNECTING:
+                if (upstream && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+                        connected(e, c);
+                break;
+        case CONN_RELAY:
+                pump(e, c);
+                break;
+        }
+}
+
+void relay_tick(struct egress *e, uint64_t now) {
+        struct conn *next;
+
+        for (struct conn *c = e->conns; c; c = next) {
+                next = c->next;
+                if (c->state == CONN_SNIFF && c->deadline <= now)
+                        sniff_step(e, c, true);
+                else if (c->state == CONN_CONNECTING && c->deadline <= now)
+                        conn_deny(e, c, CAISSON_REASON_EGRESS_UPSTREAM_FAILED,
+                                  "upstream connect timed out");
+        }
+}
