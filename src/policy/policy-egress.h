@@ -36,6 +36,9 @@ struct egress_request {
         size_t n_binaries;
         bool addr_is_host_own;    /* addr is one of the host's own addresses */
         bool widen_l7;            /* --widen-l7 given */
+        /* `policy explain` without --binary: skip the binary check (an entry that allows
+         * nothing still allows nothing). Never set at run time. */
+        bool any_binary;
 };
 
 struct egress_decision {
@@ -50,6 +53,8 @@ struct egress_decision {
         bool l7_audit_skipped;        /* the endpoint has audit-only L7 fields (not audited) */
         char detail[160];             /* one human phrase: "entry 'github' endpoint
                                        * api.github.com:443 allows /usr/bin/curl" */
+        const char *matched_path;     /* which of req->binaries the glob matched, or NULL */
+        size_t matched_depth;         /* its index: 0 = the executable, 1 = its parent, ... */
 };
 
 /* Decides one TCP connection. Order: address class (loopback, link-local, unspecified and
@@ -58,7 +63,14 @@ struct egress_decision {
  * covering addr) and port; then that entry's binaries globs against the executable and
  * its ancestors. Private addresses are allowed only through an exact (non-wildcard) host
  * or an allowed_ips range covering them. Endpoints refused for L7 reasons count only when
- * widen_l7. Always fills *d; returns d->allow. */
+ * widen_l7. Always fills *d; returns d->allow.
+ * When several entries allow, the one that needs no widening wins, then one decided on the
+ * address (it admits every name, so the relay must not demand a name another entry would),
+ * then the smallest key (OpenShell's choice for its audit log). A denial names the entry
+ * and endpoint that came closest (host and port matched; then address; then binary), if
+ * any: the reason is then EGRESS_PRIVATE, EGRESS_ALLOWS_NOTHING, EGRESS_BINARY_MISMATCH
+ * (EGRESS_IDENTITY_UNKNOWN with no binaries) or EGRESS_L7_REFUSED; else EGRESS_NO_MATCH.
+ * An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is classified and matched as IPv4. */
 bool policy_egress_decide(const struct policy *p, const struct egress_request *req,
                           struct egress_decision *d);
 
@@ -70,8 +82,15 @@ bool policy_dns_allowed(const struct policy *p, const char *name, bool widen_l7,
                         const struct policy_network_entry **entry);
 
 /* A binaries glob: '*' matches within one path component, '**' across components, '?'
- * one character (OpenShell's semantics, see OPENSHELL-POLICY.md). */
+ * one character (OpenShell's semantics, see OPENSHELL-POLICY.md). As in OpenShell's Rego, a
+ * path without '*' is compared exactly ('?' is then an ordinary character). */
 bool policy_binary_match(const char *glob, const char *path);
+
+/* Splits "HOST:PORT", "[V6]:PORT" or "V4:PORT". On success *ret_host is a malloc'd host
+ * (without brackets) and *ret_port 1..65535; else -EINVAL with *ret_why a static phrase
+ * ("port must be 1-65535"), or -ENOMEM. Checks only the shape, not the host's rules. */
+int policy_parse_host_port(const char *s, char **ret_host, uint16_t *ret_port,
+                           const char **ret_why);
 
 /* Adds the `--allow HOST:PORT` endpoint (any binary: "/" "**") as an entry keyed
  * "cli-allow-N". HOST is a hostname, an IPv4 literal or [IPv6]. Returns 0 or -EINVAL with

@@ -689,6 +689,77 @@ static const char *endpoint_label(const struct policy_endpoint *ep, char *buf, s
         return buf;
 }
 
+enum policy_verdict policy_endpoint_verdict(const struct policy_network_entry *e,
+                                            const struct policy_endpoint *ep) {
+        if (e->allows_nothing)
+                return POLICY_VERDICT_ALLOWS_NOTHING;
+        if (ep->l7_enforced || ep->refused_by)
+                return POLICY_VERDICT_REFUSED;
+        if (ep->l7_audit)
+                return POLICY_VERDICT_DEGRADED;
+        return POLICY_VERDICT_ENFORCED;
+}
+
+const char *policy_verdict_to_string(enum policy_verdict v) {
+        static const char *const names[_POLICY_VERDICT_MAX] = {
+                [POLICY_VERDICT_ENFORCED] = "enforced",
+                [POLICY_VERDICT_DEGRADED] = "degraded",
+                [POLICY_VERDICT_REFUSED] = "refused",
+                [POLICY_VERDICT_ALLOWS_NOTHING] = "allows nothing",
+        };
+
+        return (unsigned) v < _POLICY_VERDICT_MAX ? names[v] : NULL;
+}
+
+bool policy_entry_notices(const struct policy *p, const struct policy_network_entry *e,
+                          void (*fn)(const char *line, void *userdata), void *userdata) {
+        if (e->allows_nothing) {
+                emit(p, e->pos, fn, userdata,
+                     "network_policies.%s allows nothing: %s; add { path: \"/**\" } to allow any binary",
+                     e->key, e->n_binaries == 0 ? "no binaries" : "no binary path starts with '/'");
+                return true;
+        }
+        if (e->n_endpoints == 0) {
+                emit(p, e->pos, fn, userdata, "network_policies.%s allows nothing: no endpoints", e->key);
+                return true;
+        }
+        return false;
+}
+
+void policy_endpoint_notices(const struct policy *p, const struct policy_network_entry *e,
+                             const struct policy_endpoint *ep,
+                             void (*fn)(const char *line, void *userdata), void *userdata) {
+        char label[300];
+
+        (void) endpoint_label(ep, label, sizeof label);
+        if (ep->port_and_ports)
+                emit(p, ep->pos, fn, userdata,
+                     "network_policies.%s: endpoint '%s' has both port and ports; ports is used",
+                     e->key, label);
+        if (ep->l7_enforced && ep->refused_by)
+                emit(p, ep->pos, fn, userdata,
+                     "network_policies.%s: endpoint '%s' refused: %s selects it and caisson runs no middleware; --widen-l7 allows it at host:port + binary",
+                     e->key, label, ep->refused_by);
+        else if (ep->l7_enforced)
+                emit(p, ep->pos, fn, userdata,
+                     "network_policies.%s: endpoint '%s' refused: L7 restriction (%s) cannot be enforced by caisson; --widen-l7 allows it at host:port + binary",
+                     e->key, label, ep->l7_fields ?: "?");
+        else if (ep->l7_audit)
+                emit(p, ep->pos, fn, userdata,
+                     "network_policies.%s: endpoint '%s' degraded: enforced at host:port + binary; L7 inspection (%s) is not performed%s",
+                     e->key, label, ep->l7_fields ?: "?",
+                     ep->l7.credential_binding || ep->l7.allow_uninspected_credentials ?
+                             ", and caisson injects no credentials" : "");
+        if (policy_host_is_wildcard(ep->host))
+                emit(p, ep->pos, fn, userdata,
+                     "network_policies.%s: host '%s' is a DNS channel to that domain's name servers: every name it matches is resolved upstream",
+                     e->key, ep->host);
+        if (!ep->host)
+                emit(p, ep->pos, fn, userdata,
+                     "network_policies.%s: endpoint '%s' has no host: it is reached by address in allowed_ips; the DNS gateway resolves no other names for it (stricter than OpenShell)",
+                     e->key, label);
+}
+
 void policy_notices(const struct policy *p, void (*fn)(const char *line, void *userdata),
                     void *userdata) {
         if (!p || !fn)
@@ -696,49 +767,9 @@ void policy_notices(const struct policy *p, void (*fn)(const char *line, void *u
         for (size_t i = 0; i < p->n_network; i++) {
                 const struct policy_network_entry *e = &p->network[i];
 
-                if (e->allows_nothing) {
-                        emit(p, e->pos, fn, userdata,
-                             "network_policies.%s allows nothing: %s; add { path: \"/**\" } to allow any binary",
-                             e->key,
-                             e->n_binaries == 0 ? "no binaries" : "no binary path starts with '/'");
+                if (policy_entry_notices(p, e, fn, userdata))
                         continue;
-                }
-                if (e->n_endpoints == 0) {
-                        emit(p, e->pos, fn, userdata,
-                             "network_policies.%s allows nothing: no endpoints", e->key);
-                        continue;
-                }
-                for (size_t j = 0; j < e->n_endpoints; j++) {
-                        const struct policy_endpoint *ep = &e->endpoints[j];
-                        char label[300];
-
-                        (void) endpoint_label(ep, label, sizeof label);
-                        if (ep->port_and_ports)
-                                emit(p, ep->pos, fn, userdata,
-                                     "network_policies.%s: endpoint '%s' has both port and ports; ports is used",
-                                     e->key, label);
-                        if (ep->l7_enforced && ep->refused_by)
-                                emit(p, ep->pos, fn, userdata,
-                                     "network_policies.%s: endpoint '%s' refused: %s selects it and caisson runs no middleware; --widen-l7 allows it at host:port + binary",
-                                     e->key, label, ep->refused_by);
-                        else if (ep->l7_enforced)
-                                emit(p, ep->pos, fn, userdata,
-                                     "network_policies.%s: endpoint '%s' refused: L7 restriction (%s) cannot be enforced by caisson; --widen-l7 allows it at host:port + binary",
-                                     e->key, label, ep->l7_fields ?: "?");
-                        else if (ep->l7_audit)
-                                emit(p, ep->pos, fn, userdata,
-                                     "network_policies.%s: endpoint '%s' degraded: enforced at host:port + binary; L7 inspection (%s) is not performed%s",
-                                     e->key, label, ep->l7_fields ?: "?",
-                                     ep->l7.credential_binding || ep->l7.allow_uninspected_credentials ?
-                                             ", and caisson injects no credentials" : "");
-                        if (policy_host_is_wildcard(ep->host))
-                                emit(p, ep->pos, fn, userdata,
-                                     "network_policies.%s: host '%s' is a DNS channel to that domain's name servers: every name it matches is resolved upstream",
-                                     e->key, ep->host);
-                        if (!ep->host)
-                                emit(p, ep->pos, fn, userdata,
-                                     "network_policies.%s: endpoint '%s' has no host: it is reached by address in allowed_ips; the DNS gateway resolves no other names for it (stricter than OpenShell)",
-                                     e->key, label);
-                }
+                for (size_t j = 0; j < e->n_endpoints; j++)
+                        policy_endpoint_notices(p, e, &e->endpoints[j], fn, userdata);
         }
 }

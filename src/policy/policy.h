@@ -164,6 +164,28 @@ static inline void policy_freep(struct policy **p) {
 void policy_notices(const struct policy *p, void (*fn)(const char *line, void *userdata),
                     void *userdata);
 
+/* The one verdict of an endpoint (OPENSHELL-POLICY.md), strongest first: its entry allows
+ * nothing; refused (an L7 restriction or a middleware; --widen-l7 widens it); degraded
+ * (audit-only L7 fields, not performed); enforced (host:port + binary). */
+enum policy_verdict {
+        POLICY_VERDICT_ENFORCED,
+        POLICY_VERDICT_DEGRADED,
+        POLICY_VERDICT_REFUSED,
+        POLICY_VERDICT_ALLOWS_NOTHING,
+        _POLICY_VERDICT_MAX
+};
+enum policy_verdict policy_endpoint_verdict(const struct policy_network_entry *e,
+                                            const struct policy_endpoint *ep);
+const char *policy_verdict_to_string(enum policy_verdict v);
+
+/* The lines policy_notices() gives for one entry as a whole (allows nothing, no endpoints;
+ * returns true if it gave one, and then its endpoints get none), and for one endpoint. */
+bool policy_entry_notices(const struct policy *p, const struct policy_network_entry *e,
+                          void (*fn)(const char *line, void *userdata), void *userdata);
+void policy_endpoint_notices(const struct policy *p, const struct policy_network_entry *e,
+                             const struct policy_endpoint *ep,
+                             void (*fn)(const char *line, void *userdata), void *userdata);
+
 /* --- Limits beyond OpenShell's, so parsing is bounded in time and memory --- */
 #define POLICY_MAX_NODES 100000    /* YAML nodes after alias expansion */
 #define POLICY_MAX_DEPTH 64        /* nested mappings/sequences */

@@ -13,6 +13,8 @@ static void help(void) {
                "Commands:\n"
                "  run [OPTIONS] -- CMD...   run CMD in a new sandbox (see 'caisson run --help')\n"
                "  policy check FILE         validate a policy and print what it enforces\n"
+               "  policy explain FILE --connect HOST:PORT [--binary PATH]\n"
+               "                            which rule allows or denies a connection, and why\n"
                "  doctor                    which kernel features this machine has\n"
                "  gc                        reclaim what dead supervisors left behind\n"
                "  --version                 print the version\n\n"
