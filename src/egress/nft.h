@@ -7,6 +7,7 @@
 #define CAISSON_EGRESS_NFT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "caisson/types.h"
@@ -24,9 +25,11 @@ struct nft_fence {
 /* Everything below runs in the calling thread's current network namespace: the caller
  * setns()es into the sandbox's netns first and back afterwards. */
 
-/* Adds "default dev lo src 127.0.0.1" (and, with ipv6, "default dev lo src ::1") so a
- * connect() to any address reaches the nat output hook instead of failing with
- * ENETUNREACH. Uses rtnetlink (libnl-route). */
+/* Adds "default dev lo src 127.0.0.1" and "default dev lo src ::1" so a connect() to any
+ * address reaches the nat output hook instead of failing with ENETUNREACH. Uses rtnetlink
+ * (libnl-route); lo must be up. The IPv6 route is added without ipv6 too (so IPv6 attempts
+ * meet the fence's reject and are logged); only with ipv6 is its failure an error. Never
+ * replaces an existing default route (EEXIST). Errors: CAISSON_LAYER_NET. */
 int nft_route_setup(bool ipv6, struct caisson_error *err);
 
 /* Opens and closes a NETLINK_NETFILTER socket: libnftables 1.0.6 exit()s from nft_ctx_new()
@@ -42,6 +45,10 @@ int nft_probe(struct caisson_error *err);
  * NFT_VERIFY_FAILED. */
 int nft_fence_install(const struct nft_fence *f, struct caisson_error *err);
 
+/* The read-back half of nft_fence_install alone: lists table inet caisson in the current
+ * netns and checks it against f (NFT_VERIFY_FAILED naming the first difference). */
+int nft_fence_verify(const struct nft_fence *f, struct caisson_error *err);
+
 /* NFLOG: a NETLINK_NETFILTER socket bound to group in the current netns (non-blocking,
  * CLOEXEC). Returns the fd or -errno. */
 int nft_log_open(uint16_t group);
@@ -51,10 +58,22 @@ struct nft_log_packet {
         uint8_t proto;           /* IPPROTO_TCP/UDP/ICMP/ICMPV6/... */
         uint8_t daddr[16];
         uint16_t dport;          /* 0 if none */
+        uint8_t saddr[16];       /* the client's side: with sport, finds its socket */
+        uint16_t sport;          /* 0 if none */
+        char kind[16];           /* the rule that logged it: "tcp", "udp", "icmp", "ipv6",
+                                  * "other"; "" if the prefix was not ours */
 };
-/* Reads what is queued on fd and calls fn per logged packet. Returns 0 or -errno
- * (-EAGAIN is 0). Malformed messages are skipped, never trusted. */
+/* Reads what is queued on fd (at most 64 datagrams a call; the caller comes back while fd
+ * stays readable) and calls fn per logged packet. Returns 0 or -errno (-EAGAIN is 0;
+ * -ENOBUFS after reading on: the kernel dropped some log messages). Malformed messages are
+ * skipped, never trusted; only messages from the kernel are read. */
 int nft_log_read(int fd, void (*fn)(const struct nft_log_packet *p, void *userdata),
                  void *userdata);
+
+/* Pure: parses one datagram read from an NFLOG socket (netlink messages holding
+ * NFULA_PAYLOAD and NFULA_PREFIX) and calls fn per packet whose IPv4/IPv6 header parses.
+ * Every length is checked; returns how many packets were reported. */
+int nft_log_parse(const uint8_t *buf, size_t len,
+                  void (*fn)(const struct nft_log_packet *p, void *userdata), void *userdata);
 
 #endif
