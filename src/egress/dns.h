@@ -13,6 +13,20 @@
 #define DNS_MAX_NAME 253          /* presentation form, without the trailing dot */
 #define DNS_MAX_MESSAGE 65535     /* TCP; UDP queries are bounded by the socket buffer */
 #define DNS_MAX_ADDRS 32          /* A/AAAA records kept from one answer */
+#define DNS_MAX_POINTERS 16       /* compression pointers followed in one name */
+#define DNS_MAX_CNAMES 8          /* CNAME hops followed from the question name */
+#define DNS_TTL_MAX 86400         /* remembered TTLs are capped at one day */
+#define DNS_EDNS_UDP_SIZE 1232    /* the payload size our replies' OPT advertises */
+#define DNS_PRINTABLE_MAX (DNS_MAX_NAME * 4 + 1) /* enough for any dns_name_printable() */
+
+/* The header's flags word. */
+#define DNS_FLAG_QR 0x8000
+#define DNS_FLAG_OPCODE 0x7800
+#define DNS_FLAG_AA 0x0400
+#define DNS_FLAG_TC 0x0200
+#define DNS_FLAG_RD 0x0100
+#define DNS_FLAG_RA 0x0080
+#define DNS_FLAG_RCODE 0x000f
 
 enum {
         DNS_RCODE_NOERROR = 0,
@@ -46,13 +60,17 @@ struct dns_query {
  * records, at most one additional record and it must be OPT (EDNS0); names without
  * compression pointers (a query has nothing to point at), labels 1–63 bytes of any octet
  * except '.', and the whole name ≤ 253 characters in presentation form. The name is
- * lower-cased (ASCII) so matching is case-insensitive. Returns 0, or -EBADMSG with *why a
- * static phrase ("truncated header", "2 questions", ...). */
+ * lower-cased (ASCII) so matching is case-insensitive. A NUL octet in a label is refused
+ * too: the name is a C string, and what policy matching sees must be what the upstream
+ * would be asked. Any qtype and qclass; EDNS options must be well-formed; no bytes after
+ * the last record. Returns 0, or -EBADMSG with *why a static phrase ("truncated header",
+ * "more than one question", ...). */
 int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q, const char **why);
 
 /* Writes a reply carrying only the header and the question of q (as received in req, which
  * was parsed into q), with rcode (RA set, QR set, RD copied) — and an OPT record when the
- * query had one. Returns the length written, or -ENOSPC. */
+ * query had one. Returns the length written, or -ENOSPC. out may be req itself: the reply
+ * is never longer than the query. -EINVAL when rcode > 15 or q does not fit req. */
 ssize_t dns_build_reply(const struct dns_query *q, const uint8_t *req, size_t req_len,
                         unsigned rcode, uint8_t *out, size_t out_len);
 
@@ -81,13 +99,17 @@ struct dns_answer {
  * no forward jumps past the end). Collects the A and AAAA records whose owner is the
  * question name or a name reached from it by CNAME records in the same answer, with the
  * smallest TTL along the chain; records for any other owner are ignored (never cached).
- * The id is not checked here (the caller restores the agent's). Returns 0, or -EBADMSG
- * with *why. */
+ * The id is not checked here (the caller restores the agent's). ans->rcode and
+ * ans->truncated come from the header; addresses are collected only with NOERROR. With TC
+ * the message may end mid-record: the whole records before that point are used. TTLs are
+ * capped at DNS_TTL_MAX, CNAME hops at DNS_MAX_CNAMES. Returns 0, or -EBADMSG with *why. */
 int dns_parse_response(const uint8_t *msg, size_t len, const struct dns_query *q,
                        struct dns_answer *ans, const char **why);
 
 /* Formats name for a message or event: printable ASCII kept, anything else as \DDD, into out
- * (always NUL-terminated). */
+ * (always NUL-terminated). Space, '\\' and '"' are escaped too (the result goes into JSON
+ * and terminals); the root prints as "."; a result that does not fit is cut before the
+ * character (or escape) that would overflow. DNS_PRINTABLE_MAX bytes always suffice. */
 void dns_name_printable(const char *name, char *out, size_t out_len);
 
 #endif
