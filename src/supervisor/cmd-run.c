@@ -21,13 +21,16 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
+#include "egress/egress.h"
 #include "error.h"
 #include "log.h"
 #include "macro.h"
 #include "persist-names.h"
 #include "policy/policy-compile.h"
+#include "policy/policy-egress.h"
 #include "policy/policy.h"
 #include "supervisor.h"
 #include "util.h"
@@ -46,6 +49,11 @@ struct run_args {
         const char *env[MAX_CLI];
         size_t n_env;
         const char *env_file;
+        const char *allow[MAX_CLI];
+        size_t n_allow;
+        bool widen_l7;
+        const char *dns_upstream;
+        unsigned long long dns_grace_ns;
         int tty; /* -1 auto, 0 -T, 1 -t */
         unsigned long long timeout_ns;
         char **argv;
@@ -81,6 +89,11 @@ static void run_help(void) {
                "  -t, --tty          give the agent a pty (default when stdin is a terminal)\n"
                "  -T, --no-tty       plain pipes, even on a terminal\n"
                "  --timeout DUR      kill the sandbox after DUR (90s, 5m, 1h); exit 124\n"
+               "  --allow HOST:PORT  also allow this endpoint, for any binary (repeatable)\n"
+               "  --widen-l7         run entries whose L7 rules caisson cannot enforce, at L4\n"
+               "  --dns-upstream A   resolver the DNS gateway asks (ADDR[:PORT]); default: the\n"
+               "                     host's first nameserver\n"
+               "  --dns-grace DUR    keep resolved addresses open DUR past their TTL (5m)\n"
                "  --name NAME        a second handle for the sandbox\n"
                "  --events FILE      append one JSON event record per line to FILE\n"
                "  --backend NAME     isolation backend (only 'native' for now)\n"
@@ -105,7 +118,8 @@ static int abs_path_arg(const char *opt, const char *arg, char **ret) {
 
 static int parse_args(int argc, char **argv, struct run_args *a) {
         enum { OPT_POLICY = 256, OPT_RO, OPT_RW, OPT_WORKDIR, OPT_ENV, OPT_ENV_FILE, OPT_TIMEOUT,
-               OPT_NAME, OPT_EVENTS, OPT_BACKEND, OPT_LOG_LEVEL, OPT_UNSUPPORTED };
+               OPT_NAME, OPT_EVENTS, OPT_BACKEND, OPT_LOG_LEVEL, OPT_ALLOW, OPT_WIDEN_L7,
+               OPT_DNS_UPSTREAM, OPT_DNS_GRACE, OPT_UNSUPPORTED };
         static const struct option opts[] = {
                 { "policy", required_argument, NULL, OPT_POLICY },
                 { "ro", required_argument, NULL, OPT_RO },
@@ -121,12 +135,11 @@ static int parse_args(int argc, char **argv, struct run_args *a) {
                 { "tty", no_argument, NULL, 't' },
                 { "no-tty", no_argument, NULL, 'T' },
                 { "help", no_argument, NULL, 'h' },
-                /* Egress options arrive with the egress boundary; until then they are
-                 * refused, never ignored. */
-                { "allow", required_argument, NULL, OPT_UNSUPPORTED },
-                { "widen-l7", no_argument, NULL, OPT_UNSUPPORTED },
-                { "dns-upstream", required_argument, NULL, OPT_UNSUPPORTED },
-                { "dns-grace", required_argument, NULL, OPT_UNSUPPORTED },
+                { "allow", required_argument, NULL, OPT_ALLOW },
+                { "widen-l7", no_argument, NULL, OPT_WIDEN_L7 },
+                { "dns-upstream", required_argument, NULL, OPT_DNS_UPSTREAM },
+                { "dns-grace", required_argument, NULL, OPT_DNS_GRACE },
+                /* Not built yet: refused, never ignored. */
                 { "control-plane", required_argument, NULL, OPT_UNSUPPORTED },
                 { "detach", no_argument, NULL, OPT_UNSUPPORTED },
                 {}
@@ -134,6 +147,7 @@ static int parse_args(int argc, char **argv, struct run_args *a) {
         int c, longindex = -1;
 
         a->tty = -1;
+        a->dns_grace_ns = 5ULL * 60 * 1000000000ULL;
         optind = 1;
         while ((c = getopt_long(argc, argv, "+tTh", opts, &longindex)) >= 0) {
                 switch (c) {
@@ -168,6 +182,32 @@ static int parse_args(int argc, char **argv, struct run_args *a) {
                         }
                         break;
                 case OPT_NAME: a->name = optarg; break;
+                case OPT_ALLOW:
+                        if (a->n_allow >= MAX_CLI) {
+                                usage_error("too many %s options", "--allow");
+                                return -EINVAL;
+                        }
+                        a->allow[a->n_allow++] = optarg;
+                        break;
+                case OPT_WIDEN_L7: a->widen_l7 = true; break;
+                case OPT_DNS_UPSTREAM: {
+                        struct sockaddr_storage ss;
+                        socklen_t sl;
+
+                        if (egress_parse_upstream(optarg, &ss, &sl) < 0) {
+                                usage_error("--dns-upstream '%s': not ADDR, ADDR:PORT or [ADDR6]:PORT",
+                                            optarg);
+                                return -EINVAL;
+                        }
+                        a->dns_upstream = optarg;
+                        break;
+                }
+                case OPT_DNS_GRACE:
+                        if (parse_duration(optarg, &a->dns_grace_ns) < 0) {
+                                usage_error("--dns-grace '%s': not a duration (0s, 90s, 5m)", optarg);
+                                return -EINVAL;
+                        }
+                        break;
                 case OPT_EVENTS: a->events = optarg; break;
                 case OPT_BACKEND:
                         if (!streq(optarg, "native")) {
@@ -185,8 +225,7 @@ static int parse_args(int argc, char **argv, struct run_args *a) {
                 case 'T': a->tty = 0; break;
                 case 'h': run_help(); return 1;
                 case OPT_UNSUPPORTED:
-                        usage_error("--%s: network egress is not available yet; a sandbox has "
-                                    "loopback only", opts[longindex].name);
+                        usage_error("--%s: not available in this version", opts[longindex].name);
                         return -EINVAL;
                 default:
                         return -EINVAL;
@@ -447,6 +486,100 @@ static void print_notice(const char *line, void *userdata) {
         log_warning("%s", line);
 }
 
+/* An endpoint whose L7 rules restrict traffic cannot be enforced by an L4 relay: running it
+ * at host:port would silently allow more than the policy says, so run refuses unless the
+ * user widened it on purpose (--widen-l7), and then says so per endpoint. */
+static int check_l7(const struct policy *p, bool widen) {
+        int r = 0;
+
+        for (size_t i = 0; i < p->n_network; i++) {
+                const struct policy_network_entry *n = &p->network[i];
+
+                if (n->allows_nothing)
+                        continue;
+                for (size_t j = 0; j < n->n_endpoints; j++) {
+                        const struct policy_endpoint *ep = &n->endpoints[j];
+                        const char *fields = ep->refused_by ?: ep->l7_fields ?: "protocol";
+
+                        if (!ep->l7_enforced && !ep->refused_by)
+                                continue;
+                        if (widen) {
+                                log_warning("policy: %s:%u:%u: entry '%s' endpoint '%s': %s not "
+                                            "enforced; --widen-l7 runs it at host:port + binary "
+                                            "(its events are marked widened)",
+                                            p->filename ?: "policy", ep->pos.line, ep->pos.column,
+                                            n->key, ep->host ?: "(allowed_ips)", fields);
+                                continue;
+                        }
+                        fprintf(stderr, "caisson: policy: %s:%u:%u: entry '%s' endpoint '%s' "
+                                        "restricts traffic at L7 (%s), which caisson cannot "
+                                        "enforce; refusing to run. Pass --widen-l7 to run it at "
+                                        "host:port + binary only\n",
+                                p->filename ?: "policy", ep->pos.line, ep->pos.column, n->key,
+                                ep->host ?: "(allowed_ips)", fields);
+                        r = -EINVAL;
+                }
+        }
+        return r;
+}
+
+/* From the egress thread: one record per decision (events_emit is thread-safe). */
+static void egress_event_cb(const struct egress_event *e, void *userdata) {
+        struct events *ev = userdata;
+        json_object *d = json_object_new_object();
+        char addr[INET6_ADDRSTRLEN] = "";
+        enum event_type t = e->kind == EGRESS_EV_ALLOWED ? EVENT_EGRESS_ALLOWED :
+                            e->kind == EGRESS_EV_DENIED ? EVENT_EGRESS_DENIED : EVENT_DNS_DENIED;
+
+        if (!d)
+                return;
+        if (e->family == AF_INET || e->family == AF_INET6) {
+                (void) inet_ntop(e->family, e->addr, addr, sizeof addr);
+                json_object_object_add(d, "destination", json_object_new_string(addr));
+        }
+        if (e->port)
+                json_object_object_add(d, "port", json_object_new_int(e->port));
+        if (e->protocol)
+                json_object_object_add(d, "protocol", json_object_new_string(e->protocol));
+        if (e->hostname)
+                json_object_object_add(d, "hostname", json_object_new_string(e->hostname));
+        if (e->pid)
+                json_object_object_add(d, "pid", json_object_new_int(e->pid));
+        if (e->binary)
+                json_object_object_add(d, "binary", json_object_new_string(e->binary));
+        if (e->kind != EGRESS_EV_DNS_DENIED)
+                json_object_object_add(d, "assurance",
+                                       json_object_new_string(e->assurance ?: "unknown"));
+        if (e->sha256)
+                json_object_object_add(d, "sha256", json_object_new_string(e->sha256));
+        if (e->entry)
+                json_object_object_add(d, "entry", json_object_new_string(e->entry));
+        if (e->widened)
+                json_object_object_add(d, "widened", json_object_new_boolean(1));
+        if (e->detail)
+                json_object_object_add(d, "detail", json_object_new_string(e->detail));
+        events_emit(ev, t, e->reason, d);
+}
+
+/* The sandbox's /etc/resolv.conf: the native backend binds <state_dir>/resolv.conf over it
+ * when the file exists. The fence redirects every port-53 packet to the gateway anyway;
+ * this only spares clients a detour through the host's resolver address. */
+static int write_resolv_conf(const char *state_dir) {
+        static const char text[] = "# caisson: the sandbox's DNS gateway\n"
+                                   "nameserver 127.0.0.1\noptions edns0\n";
+        _cleanup_close_ int fd = -1;
+        char path[PATH_MAX];
+
+        if (snprintf(path, sizeof path, "%s/resolv.conf", state_dir) >= (int) sizeof path)
+                return -ENAMETOOLONG;
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        if (write(fd, text, STRLEN(text)) != (ssize_t) STRLEN(text))
+                return -EIO;
+        return 0;
+}
+
 struct supervise {
         struct lifecycle *lc;
         struct events *ev;
@@ -523,6 +656,9 @@ int cmd_run(int argc, char **argv) {
         size_t n_relays = 0;
         int agent_fds[3] = { 0, 1, 2 }, owned[3] = { -1, -1, -1 };
         struct supervise sv = { .lc = &lc, .ev = &ev, .exit_code = EXIT_CAISSON };
+        struct egress *eg = NULL;
+        struct egress_config ecfg = { 0 };
+        bool network = false;
         char id[13], state_dir[256], workdir[PATH_MAX];
         char **persist_candidates = NULL;
         size_t n_persist = 0;
@@ -550,14 +686,16 @@ int cmd_run(int argc, char **argv) {
                 print_error(&err);
                 goto out;
         }
-        if (p->has_network_policies && p->n_network > 0) {
-                fprintf(stderr, "caisson: policy: %s: network_policies are not enforced by this "
-                                "version (egress boundary not available yet); refusing to run "
-                                "rather than ignore them. Remove them (a sandbox has loopback "
-                                "only) or use 'network_policies: {}'\n",
-                        a.policy ?: "built-in");
-                goto out;
+        for (size_t i = 0; i < a.n_allow; i++) {
+                r = policy_add_allow(p, a.allow[i], &err);
+                if (r < 0) {
+                        print_error(&err);
+                        goto out;
+                }
+                fprintf(stderr, "caisson: --allow %s admits any binary\n", a.allow[i]);
         }
+        if (check_l7(p, a.widen_l7) < 0)
+                goto out;
         if (p->has_network_middlewares && p->n_middlewares > 0) {
                 fprintf(stderr, "caisson: policy: %s: network_middlewares cannot be enforced; "
                                 "refusing to run\n", a.policy ?: "built-in");
@@ -647,6 +785,29 @@ int cmd_run(int argc, char **argv) {
                 goto out;
         }
         state_made = true;
+        network = p->n_network > 0;
+        if (network) {
+                r = write_resolv_conf(state_dir);
+                if (r < 0) {
+                        log_error("resolv.conf for the sandbox: %s", strerror(-r));
+                        goto out;
+                }
+                ecfg = (struct egress_config) {
+                        .policy = p,
+                        .widen_l7 = a.widen_l7,
+                        .dns_grace_usec = a.dns_grace_ns / 1000,
+                        .event = egress_event_cb,
+                        .userdata = &ev,
+                };
+                if (a.dns_upstream)
+                        (void) egress_parse_upstream(a.dns_upstream, &ecfg.upstream,
+                                                     &ecfg.upstream_len);
+                else if (egress_host_upstream(&ecfg.upstream, &ecfg.upstream_len) < 0) {
+                        log_warning("dns: no nameserver in the host's /etc/resolv.conf and no "
+                                    "--dns-upstream: every name will fail (SERVFAIL)");
+                        ecfg.upstream_len = 0;
+                }
+        }
         (void) persist_missing(pc->paths, pc->intent.n_paths,
                                (char *const *) pc->persistence, pc->intent.n_persistence_paths,
                                &persist_candidates, &n_persist);
@@ -683,6 +844,20 @@ int cmd_run(int argc, char **argv) {
                         json_object_object_add(d, "layer", json_object_new_string(what));
                         events_emit(&ev, EVENT_LAYER_DEGRADED, CAISSON_REASON_RESOURCE_UNSUPPORTED, d);
                 }
+        /* The egress boundary, before boundary_ready and so before anything runs inside:
+         * route, gateway, relay and the fence loaded and read back. Any failure is 125. */
+        if (network) {
+                ecfg.sandbox_netns_fd = lc.att.netns_fd;
+                ecfg.cgroup_fd = lc.att.cgroup_fd;
+                ecfg.init_pid = lc.att.init_pid > 0 ? lc.att.init_pid : 0;
+                r = egress_setup(&ecfg, &eg, &err);
+                if (r >= 0)
+                        r = egress_start(eg, &err);
+                if (r < 0) {
+                        print_error(&err);
+                        goto out;
+                }
+        }
         r = lifecycle_ready(&lc, &err);
         if (r < 0) {
                 print_error(&err);
@@ -832,6 +1007,9 @@ out:
                 (void) lc.backend->kill(lc.boundary, 0, SIGKILL, NULL);
                 handle_backend_events(&sv);
         }
+        /* The egress thread stops (and its connections close) before the boundary goes. */
+        egress_free(eg);
+        eg = NULL;
         lifecycle_teardown(&lc);
         for (size_t i = 0; i < n_relays; i++)
                 relay_drain(&relays[i]);
@@ -853,6 +1031,12 @@ out:
                 free(persist_candidates);
         }
         if (state_made) {
+                if (network) {
+                        char path[PATH_MAX];
+
+                        (void) snprintf(path, sizeof path, "%s/resolv.conf", state_dir);
+                        (void) unlink(path);
+                }
                 state_remove(id);
                 events_emit(&ev, EVENT_SANDBOX_DESTROYED, CAISSON_REASON_NONE, NULL);
         }
