@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
-#include <linux/if_alg.h>
 #include <linux/netlink.h>
 #include <net/if.h>
 #include <netdb.h>
@@ -294,7 +293,8 @@ static struct egress *egress_new(const struct egress_config *cfg) {
                 return NULL;
         }
         e->cfg = *cfg;
-        e->epoll_fd = e->stop_fd = e->timer_fd = e->nflog_fd = e->diag_fd = e->alg_fd = -1;
+        e->epoll_fd = e->stop_fd = e->timer_fd = e->nflog_fd = e->diag_fd = -1;
+        e->sha.alg_fd = -1;
         e->w_stop.fd = e->w_timer.fd = e->w_nflog.fd = e->up_udp.fd = -1;
         for (int i = 0; i < 2; i++)
                 e->dns_udp[i].fd = e->dns_tcp[i].fd = e->relay[i].fd = -1;
@@ -323,7 +323,7 @@ void egress_free(struct egress *e) {
         safe_close(e->up_udp.fd);
         safe_close(e->nflog_fd);
         safe_close(e->diag_fd);
-        safe_close(e->alg_fd);
+        sha256_engine_close(&e->sha);
         safe_close(e->timer_fd);
         safe_close(e->stop_fd);
         safe_close(e->epoll_fd);
@@ -416,18 +416,11 @@ int egress_setup(const struct egress_config *cfg, struct egress **ret, struct ca
         e->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         e->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         e->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        e->alg_fd = socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (e->epoll_fd < 0 || e->stop_fd < 0 || e->timer_fd < 0)
                 return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_INTERNAL, errno,
                                "egress: epoll, eventfd or timerfd");
-        if (e->alg_fd >= 0) {
-                struct sockaddr_alg sa = { .salg_family = AF_ALG, .salg_type = "hash",
-                                           .salg_name = "sha256" };
-
-                /* Without AF_ALG the identity is the path only (assurance says so). */
-                if (bind(e->alg_fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                        e->alg_fd = safe_close(e->alg_fd);
-        }
+        /* Without AF_ALG or libcrypto the identity is the path only (assurance says so). */
+        (void) sha256_engine_open(&e->sha);
 
         /* Into the sandbox's netns and — whatever happens there — back. */
         self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);

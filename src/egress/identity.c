@@ -177,12 +177,12 @@ static pid_t parent_of(pid_t pid) {
 static void hash_exe(struct egress *e, pid_t pid, char hex[65]) {
         char path[64];
         struct stat st;
-        int fd, op = -1;
+        int fd;
         uint8_t md[32];
         struct exe_hash *h;
 
         hex[0] = 0;
-        if (e->alg_fd < 0)
+        if (!sha256_engine_name(&e->sha))
                 return;
         (void) snprintf(path, sizeof path, "/proc/%d/exe", (int) pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -200,20 +200,7 @@ static void hash_exe(struct egress *e, pid_t pid, char hex[65]) {
                         goto out;
                 }
         }
-        op = accept4(e->alg_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (op < 0)
-                goto out;
-        {
-                off_t off = 0;
-
-                while (off < st.st_size) {
-                        ssize_t n = sendfile(op, fd, &off, (size_t) (st.st_size - off));
-
-                        if (n <= 0)
-                                goto out;
-                }
-        }
-        if (read(op, md, sizeof md) != (ssize_t) sizeof md)
+        if (sha256_fd(&e->sha, fd, (uint64_t) st.st_size, md) < 0)
                 goto out;
         for (size_t i = 0; i < 32; i++)
                 (void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
@@ -223,7 +210,6 @@ static void hash_exe(struct egress *e, pid_t pid, char hex[65]) {
                                  .mtime_nsec = st.st_mtim.tv_nsec };
         memcpy(h->hex, hex, 65);
 out:
-        safe_close(op);
         safe_close(fd);
 }
 

@@ -200,6 +200,18 @@ Test(egress_relay, allowed_endpoint_reaches_server) {
         cr_assert(strstr(ev, "\"event\":\"egress.allowed\""), "events: %s", ev);
         cr_assert(strstr(ev, "\"binary\":\"/usr/bin/curl\""), "events: %s", ev);
         cr_assert(strstr(ev, "\"entry\":\"web\""), "events: %s", ev);
+        /* The binary is also known by content: the hash of the executable that connected. */
+        {
+                char want[128] = "\"sha256\":\"", line[128] = "";
+                FILE *f = popen("sha256sum /usr/bin/curl", "re");
+
+                cr_assert(f && fgets(line, sizeof line, f));
+                pclose(f);
+                line[64] = 0;
+                strcat(want, line);
+                cr_assert(strstr(ev, "\"assurance\":\"proc-exe+sha256\""), "events: %s", ev);
+                cr_assert(strstr(ev, want), "want %s in events: %s", want, ev);
+        }
         h_result_done(&r);
 }
 
