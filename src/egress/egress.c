@@ -159,6 +159,8 @@ static void *egress_thread(void *userdata) {
 
                         switch (w->kind) {
                         case WATCH_STOP:
+                                /* What the fence rejected up to now is an event too. */
+                                (void) nft_log_read(e->nflog_fd, nflog_packet, e);
                                 goto out;
                         case WATCH_TIMER: {
                                 uint64_t ticks, now = egress_now();

@@ -723,9 +723,10 @@ int nft_fence_install(const struct nft_fence *f, struct caisson_error *err) {
 /* 128 bytes of each rejected packet: the IPv6 header, a few extension headers and the ports.
  * Nothing beyond the headers is wanted (the payload could be a secret being exfiltrated). */
 #define NFLOG_COPY_RANGE 128
-/* Batch up to 16 packets or 100 ms, whichever comes first: prompt events, and a flood of
- * rejected packets costs one message per 16. */
-#define NFLOG_QTHRESH 16
+/* Every packet at once, not batched: a rejected packet that is the agent's last act must
+ * still be in the socket when the supervisor drains it at exit (a batch waited up to
+ * 100 ms in the kernel and was lost). */
+#define NFLOG_QTHRESH 1
 #define NFLOG_TIMEOUT_CS 10
 
 static void put_attr(uint8_t *buf, size_t *len, uint16_t type, const void *data, size_t size) {
