@@ -46,6 +46,10 @@ const char *h_caisson(void) {
 const char *h_probe(void) {
         return env_or_die("CAISSON_PROBE");
 }
+const char *h_nonetfilter(void) {
+        return env_or_die("CAISSON_NONETFILTER");
+}
+
 const char *h_nolandlock(void) {
         return env_or_die("CAISSON_NOLANDLOCK");
 }

@@ -43,6 +43,7 @@ struct h_proc {
 const char *h_caisson(void);
 const char *h_probe(void);
 const char *h_nolandlock(void);
+const char *h_nonetfilter(void);
 void h_require_root(void);
 
 /* Suite .fini: kills the host processes and removes the paths registered below. */

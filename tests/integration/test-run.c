@@ -369,6 +369,53 @@ static void landlock_case(const char *compat, bool nolandlock, int want, bool wa
         h_result_done(&r);
 }
 
+/* A policy with network entries, the agent touching a marker: under nonetfilter the fence
+ * cannot be loaded, so caisson must exit 125 with one line naming nftables, and the agent
+ * must never have run; without it (the control) the same run succeeds. */
+static void netfilter_case(bool nonetfilter, int want, bool want_ran) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *marker = h_path(wd, "ran");
+        char *pol = h_policy(wd, "net.yaml",
+                             "version: 1\n"
+                             "network_policies:\n"
+                             "  web:\n"
+                             "    endpoints:\n"
+                             "      - { host: 198.51.100.1, port: 80 }\n"
+                             "    binaries:\n"
+                             "      - { path: /usr/bin/curl }\n");
+        const char *argv[16];
+        size_t n = 0;
+        struct h_result r;
+
+        if (nonetfilter)
+                argv[n++] = h_nonetfilter();
+        argv[n++] = h_caisson();
+        argv[n++] = "run";
+        argv[n++] = "--policy";
+        argv[n++] = pol;
+        argv[n++] = "--workdir";
+        argv[n++] = wd;
+        argv[n++] = "--";
+        argv[n++] = probe;
+        argv[n++] = "touch";
+        argv[n++] = marker;
+        argv[n] = NULL;
+        h_run(argv, NULL, &r);
+        cr_expect_eq(r.code, want, "%s: exit %d: %s", nonetfilter ? "no netfilter" : "control",
+                     r.code, r.err);
+        cr_expect_eq(h_exists(marker), want_ran, "the agent %s", want_ran ? "did not run" : "ran");
+        if (nonetfilter) {
+                cr_expect(strcasestr(r.err, "nftables") || strcasestr(r.err, "netfilter"),
+                          "stderr does not name the layer: %s", r.err);
+                cr_expect_eq(h_count_lines(r.err), 1, "stderr: %s", r.err);
+        }
+        h_result_done(&r);
+}
+
+Test(run, egress_without_nftables_fails_closed) {
+        netfilter_case(true, 125, false);
+        netfilter_case(false, 0, true); /* control: the same policy runs with nftables */
+}
+
 Test(run, landlock_hard_requirement_fails_closed) {
         landlock_case("hard_requirement", true, 125, false);
         landlock_case("hard_requirement", false, 0, true); /* control */
