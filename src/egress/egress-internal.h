@@ -168,9 +168,10 @@ uint16_t egress_random16(struct egress *e);
 /* resolved table (egress.c) */
 void egress_resolved_add(struct egress *e, int family, const uint8_t *addr, uint32_t ttl,
                          const char *name);
-/* Fills up to max names that resolved to addr and have not expired. */
+/* Fills up to max names that resolved to addr and have not expired (or, with expired, whose
+ * TTL and grace have run out but which are still remembered). */
 size_t egress_resolved_names(struct egress *e, int family, const uint8_t *addr,
-                             const char **names, size_t max);
+                             const char **names, size_t max, bool expired);
 
 /* gateway.c */
 void gateway_udp_readable(struct egress *e, struct watch *w);

@@ -103,14 +103,15 @@ void egress_resolved_add(struct egress *e, int family, const uint8_t *addr, uint
 }
 
 size_t egress_resolved_names(struct egress *e, int family, const uint8_t *addr,
-                             const char **names, size_t max) {
+                             const char **names, size_t max, bool expired) {
         size_t alen = family == AF_INET ? 4 : 16, n = 0;
         uint64_t now = egress_now();
 
         for (size_t i = 0; i < EGRESS_MAX_RESOLVED && n < max; i++) {
                 struct resolved *r = &e->resolved[i];
 
-                if (r->family == family && r->expiry > now && memcmp(r->addr, addr, alen) == 0)
+                if (r->family == family && (r->expiry > now) != expired &&
+                    memcmp(r->addr, addr, alen) == 0)
                         names[n++] = r->name;
         }
         return n;

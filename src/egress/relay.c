@@ -331,7 +331,7 @@ static bool is_host_own(struct egress *e, int family, const uint8_t *addr) {
 
 static void decide(struct egress *e, struct conn *c, const struct identity *id) {
         const char *names[8];
-        size_t n = egress_resolved_names(e, c->family, c->dst, names, ELEMENTSOF(names));
+        size_t n = egress_resolved_names(e, c->family, c->dst, names, ELEMENTSOF(names), false);
         struct egress_request req = {
                 .family = c->family,
                 .port = c->dport,
@@ -356,8 +356,27 @@ static void decide(struct egress *e, struct conn *c, const struct identity *id) 
                         return;
                 }
         }
-        if (n > 0)
+        if (n > 0) {
                 (void) snprintf(c->host, sizeof c->host, "%s", names[0]);
+                return;
+        }
+        /* Refused, and no live answer names this address: if an expired one would have
+         * allowed it, say that (the client should resolve again), not "no match". */
+        n = egress_resolved_names(e, c->family, c->dst, names, ELEMENTSOF(names), true);
+        for (size_t i = 0; i < n; i++) {
+                req.host = names[i];
+                policy_egress_decide(e->cfg.policy, &req, &d);
+                if (d.allow) {
+                        c->d.reason = CAISSON_REASON_EGRESS_NAME_EXPIRED;
+                        c->d.entry = d.entry;
+                        c->d.endpoint = d.endpoint;
+                        (void) snprintf(c->d.detail, sizeof c->d.detail,
+                                        "the answer for %s has expired (TTL and --dns-grace)",
+                                        names[i]);
+                        (void) snprintf(c->host, sizeof c->host, "%s", names[i]);
+                        return;
+                }
+        }
 }
 
 static void conn_new(struct egress *e, int fd, const struct sockaddr_storage *peer, int family) {

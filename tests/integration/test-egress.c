@@ -791,10 +791,8 @@ Test(egress, ttl_expiry_closes_ip) {
         in_sandbox(lab, wd, args, p, N(p));
         expect_ok(&p[0]);
         expect_refused(&p[2]);
-        /* reasons.h has egress_name_expired for this; an expired name that has simply left
-         * the gateway's table reads as egress_no_match, and either is honest. */
-        cr_expect(event_has(last_events, "egress.denied", "egress_name_expired", NULL) ||
-                          event_has(last_events, "egress.denied", "egress_no_match", NULL),
+        /* The gateway still remembers the expired answer, so the refusal says why. */
+        cr_expect(event_has(last_events, "egress.denied", "egress_name_expired", NULL),
                   "%s", last_events);
         expect_ok(&p[3]);
         /* Control: resolving again opens it again. */
