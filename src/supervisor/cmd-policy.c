@@ -127,6 +127,7 @@ static void print_network(const struct policy *p) {
         printf("  network: %zu entr%s; default deny: a connection needs one entry whose endpoint matches its host (or allowed_ips address) and port and whose binaries match the client's executable or an ancestor's\n",
                p->n_network, p->n_network == 1 ? "y" : "ies");
         printf("    names: decided by name, the relay also requires the TLS SNI or HTTP Host to be that name; loopback, link-local and the host's own addresses are never reachable\n");
+        printf("    protocols: TCP through the relay and DNS through the gateway only; other UDP, ICMP and IPv6 to anything not listed are rejected by the fence (IPv6 UDP and ICMP even when an IPv6 endpoint is listed)\n");
         for (size_t i = 0; i < p->n_network; i++) {
                 const struct policy_network_entry *e = &p->network[i];
                 char where[600], b[300];
