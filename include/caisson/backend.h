@@ -90,12 +90,16 @@ struct caisson_backend_v1 {
         void (*metadata)(struct caisson_backend_metadata *ret);
 
         /* Builds the boundary: namespaces, cgroup, filesystem view, deny-all egress first,
-         * and the pre-exec ceiling up to (not including) starting any workload. On failure
-         * nothing is left behind and *err names the layer. *intent is borrowed. */
+         * and the pre-exec ceiling up to (not including) starting any workload. It may
+         * return once the deny-all network ceiling exists, with the rest still being built
+         * (the supervisor places its egress gateway meanwhile); boundary_ready then waits
+         * for it and reports its failures. On failure nothing is left behind and *err
+         * names the layer. *intent is borrowed. */
         int (*ensure_boundary)(const struct caisson_intent *intent,
                                struct caisson_boundary **ret, struct caisson_error *err);
 
-        /* After ensure_boundary. Fills *ret; fds stay owned by the boundary. */
+        /* After ensure_boundary, and again after boundary_ready: pts_fd may be -1 until
+         * then. Fills *ret; fds stay owned by the boundary. */
         int (*bind)(struct caisson_boundary *b, struct caisson_attachment *ret,
                     struct caisson_error *err);
 

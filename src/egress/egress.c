@@ -33,6 +33,7 @@
 #include "egress/nft.h"
 #include "error.h"
 #include "macro.h"
+#include "util.h"
 
 uint64_t egress_now(void) {
         struct timespec ts;
@@ -145,6 +146,14 @@ static void nflog_packet(const struct nft_log_packet *p, void *userdata) {
 static void *egress_thread(void *userdata) {
         struct egress *e = userdata;
         struct epoll_event evs[64];
+
+        /* Slow to set up or to tear down, and not needed before the first connection: done
+         * here, while the supervisor starts the agent, not before (together ~9 ms of every
+         * start: libnftables' socket close and loading libcrypto). Connections queue in the
+         * listeners meanwhile. Without AF_ALG or libcrypto an identity is the path only
+         * (the assurance says so). */
+        nft_ctx_release(TAKE_PTR(e->nft_ctx));
+        (void) sha256_engine_open(&e->sha);
 
         for (;;) {
                 int n = epoll_wait(e->epoll_fd, evs, ELEMENTSOF(evs), -1);
@@ -327,6 +336,7 @@ void egress_free(struct egress *e) {
         safe_close(e->nflog_fd);
         safe_close(e->diag_fd);
         sha256_engine_close(&e->sha);
+        nft_ctx_release(TAKE_PTR(e->nft_ctx)); /* the thread never started */
         safe_close(e->timer_fd);
         safe_close(e->stop_fd);
         safe_close(e->epoll_fd);
@@ -343,6 +353,13 @@ static int setup_in_netns(struct egress *e, struct caisson_error *err) {
         struct nft_fence f;
         int r;
 
+        /* init brings lo up too, but may not have yet: the native backend returns from
+         * ensure_boundary while init still builds, and a route via a down lo (or with a
+         * source address lo does not have yet) is refused. */
+        r = loopback_up();
+        if (r < 0)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, -r,
+                               "bring lo up in the sandbox netns");
         r = nft_route_setup(e->ipv6, err);
         if (r < 0)
                 return r;
@@ -381,7 +398,7 @@ static int setup_in_netns(struct egress *e, struct caisson_error *err) {
                                "NFLOG group %d in the sandbox netns", EGRESS_LOG_GROUP);
         f = (struct nft_fence) { .dns_port = e->dns_port, .relay_port = e->relay_port,
                                  .ipv6 = e->ipv6, .log_group = EGRESS_LOG_GROUP };
-        return nft_fence_install(&f, err);
+        return nft_fence_install_keep(&f, &e->nft_ctx, err);
 }
 
 int egress_setup(const struct egress_config *cfg, struct egress **ret, struct caisson_error *err) {
@@ -422,8 +439,6 @@ int egress_setup(const struct egress_config *cfg, struct egress **ret, struct ca
         if (e->epoll_fd < 0 || e->stop_fd < 0 || e->timer_fd < 0)
                 return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_INTERNAL, errno,
                                "egress: epoll, eventfd or timerfd");
-        /* Without AF_ALG or libcrypto the identity is the path only (assurance says so). */
-        (void) sha256_engine_open(&e->sha);
 
         /* Into the sandbox's netns and — whatever happens there — back. */
         self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);

@@ -698,6 +698,16 @@ int nft_fence_verify(const struct nft_fence *f, struct caisson_error *err) {
 }
 
 int nft_fence_install(const struct nft_fence *f, struct caisson_error *err) {
+        return nft_fence_install_keep(f, NULL, err);
+}
+
+void nft_ctx_release(void *ctx) {
+        struct nft_ctx *c = ctx;
+
+        nft_ctx_freep(&c);
+}
+
+int nft_fence_install_keep(const struct nft_fence *f, void **ret_ctx, struct caisson_error *err) {
         _cleanup_(nft_ctx_freep) struct nft_ctx *ctx = NULL;
         char text[4096], line[160];
         int r;
@@ -715,7 +725,10 @@ int nft_fence_install(const struct nft_fence *f, struct caisson_error *err) {
         if (lib.run_cmd_from_buffer(ctx, text) != 0)
                 return NFT_FAIL(err, 0, "cannot load the fence: %s",
                                 first_error_line(ctx, line, sizeof line));
-        return verify_with(ctx, f, err);
+        r = verify_with(ctx, f, err);
+        if (r >= 0 && ret_ctx)
+                *ret_ctx = TAKE_PTR(ctx);
+        return r;
 }
 
 /* ---- NFLOG ---------------------------------------------------------------------------- */

@@ -16,6 +16,10 @@ int write_string_fileat(int dirfd, const char *path, const char *s);
 /* Creates the directory and its parents (mode 0755); existing is fine. */
 int mkdir_p(const char *path, mode_t mode);
 
+/* Brings "lo" of the calling thread's network namespace up (the kernel then gives it
+ * 127.0.0.1/8 and ::1). Idempotent. Returns 0 or -errno. */
+int loopback_up(void);
+
 /* true if path is absolute with no ".", "..", empty component or trailing slash. */
 bool path_is_normalized_absolute(const char *path);
 /* true if path equals prefix or lies below it ("/a/b" under "/a", not "/ab"). */

@@ -54,7 +54,9 @@ int lifecycle_ready(struct lifecycle *lc, struct caisson_error *err) {
         if (r < 0)
                 return r;
         lc->state = LIFECYCLE_READY;
-        return 0;
+        /* Again: what needs the finished view (the native backend's devpts) is known only
+         * now; ensure_boundary may return while the view is still being built. */
+        return lc->backend->bind(lc->boundary, &lc->att, err);
 }
 
 int lifecycle_start(struct lifecycle *lc, const struct caisson_spawn *spec, pid_t *ret_pid,

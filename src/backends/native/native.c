@@ -170,8 +170,7 @@ static int native_ensure_boundary(const struct caisson_intent *intent,
                                   struct caisson_boundary **ret, struct caisson_error *err) {
         _cleanup_(native_teardownp) struct caisson_boundary *b = NULL;
         _cleanup_close_ int child_ctl = -1;
-        int sp[2], r, abi, fds[1];
-        size_t n_fds = 0;
+        int sp[2], r, abi;
         struct init_msg m = { .type = INIT_MSG_GO };
         char path[64];
 
@@ -244,7 +243,7 @@ static int native_ensure_boundary(const struct caisson_intent *intent,
                 if (r < 0)
                         return r;
                 /* If init already failed, this send fails too: its ERROR is still queued
-                 * and the read below reports it. */
+                 * and boundary_ready reports it. */
                 (void) init_send(b->ctl_fd, &fm, &memfd, 1);
         }
         /* Meanwhile, on this core: the netns must hold only lo and no route out. Nothing
@@ -259,43 +258,21 @@ static int native_ensure_boundary(const struct caisson_intent *intent,
         if (r < 0)
                 return r;
 
-        r = (int) init_recv(b->ctl_fd, &m, fds, 1, &n_fds);
-        if (r <= 0)
-                return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL,
-                               r < 0 ? -r : 0, "the sandbox's init died while building");
-        if (m.type == INIT_MSG_ERROR) {
-                for (size_t i = 0; i < n_fds; i++)
-                        close(fds[i]);
-                *err = m.err;
-                err->msg[sizeof err->msg - 1] = 0;
-                return err->errnum ? -err->errnum : -EINVAL;
-        }
-        if (m.type != INIT_MSG_READY || n_fds != 1) {
-                for (size_t i = 0; i < n_fds; i++)
-                        close(fds[i]);
-                return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL, 0,
-                               "unexpected message from init");
-        }
-        b->listener_fd = fds[0];
-
-        (void) snprintf(path, sizeof path, "/proc/%d/root/dev/pts", (int) b->init_pid);
-        b->pts_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (b->pts_fd < 0)
-                return cs_fail(err, CAISSON_LAYER_TERMINAL, CAISSON_REASON_TERMINAL_FAILED, errno,
-                               "open the sandbox devpts");
-
+        /* The events fd now, so bind() can hand it out; the seccomp listener joins it
+         * when init reports READY. */
         b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         if (b->epoll_fd < 0)
                 return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL, errno, "epoll");
         {
                 struct epoll_event e1 = { .events = EPOLLIN, .data.fd = b->ctl_fd };
-                struct epoll_event e2 = { .events = EPOLLIN, .data.fd = b->listener_fd };
 
-                if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, b->ctl_fd, &e1) < 0 ||
-                    epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, b->listener_fd, &e2) < 0)
+                if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, b->ctl_fd, &e1) < 0)
                         return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL, errno,
                                        "epoll");
         }
+        /* Returns while init still builds the view: the netns already has its deny-all
+         * ceiling (lo only, verified above), so the supervisor can place its egress
+         * gateway there meanwhile, on the other core. boundary_ready waits for init. */
         *ret = TAKE_PTR(b);
         return 0;
 }
@@ -325,7 +302,56 @@ static int native_bind(struct caisson_boundary *b, struct caisson_attachment *re
         return 0;
 }
 
+/* Waits for init's READY: the view built, privileges dropped, Landlock and the filter in
+ * place; then the seccomp listener joins the events fd and the view's devpts is opened. */
+static int wait_built(struct caisson_boundary *b, struct caisson_error *err) {
+        struct init_msg m;
+        int r, fds[1];
+        size_t n_fds = 0;
+        char path[64];
+
+        if (b->built)
+                return 0;
+        r = (int) init_recv(b->ctl_fd, &m, fds, 1, &n_fds);
+        if (r <= 0)
+                return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL,
+                               r < 0 ? -r : 0, "the sandbox's init died while building");
+        if (m.type == INIT_MSG_ERROR) {
+                for (size_t i = 0; i < n_fds; i++)
+                        close(fds[i]);
+                *err = m.err;
+                err->msg[sizeof err->msg - 1] = 0;
+                return err->errnum ? -err->errnum : -EINVAL;
+        }
+        if (m.type != INIT_MSG_READY || n_fds != 1) {
+                for (size_t i = 0; i < n_fds; i++)
+                        close(fds[i]);
+                return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL, 0,
+                               "unexpected message from init");
+        }
+        b->listener_fd = fds[0];
+
+        {
+                struct epoll_event e2 = { .events = EPOLLIN, .data.fd = b->listener_fd };
+
+                if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, b->listener_fd, &e2) < 0)
+                        return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL, errno,
+                                       "epoll");
+        }
+        (void) snprintf(path, sizeof path, "/proc/%d/root/dev/pts", (int) b->init_pid);
+        b->pts_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (b->pts_fd < 0)
+                return cs_fail(err, CAISSON_LAYER_TERMINAL, CAISSON_REASON_TERMINAL_FAILED, errno,
+                               "open the sandbox devpts");
+        b->built = true;
+        return 0;
+}
+
 static int native_boundary_ready(struct caisson_boundary *b, struct caisson_error *err) {
+        int r = wait_built(b, err);
+
+        if (r < 0)
+                return r;
         if (b->init_lost || sys_pidfd_send_signal(b->init_pidfd, 0, NULL, 0) < 0)
                 return cs_fail(err, CAISSON_LAYER_BACKEND, CAISSON_REASON_INTERNAL, 0,
                                "the sandbox's init is gone");

@@ -55,6 +55,7 @@ struct caisson_boundary {
         int epoll_fd;            /* events_fd: ctl_fd + listener_fd */
 
         bool cloned_into_cgroup; /* CLONE_INTO_CGROUP placed init in the v2 cgroup */
+        bool built;              /* init reported READY: view, Landlock and filter in place */
         bool ready;              /* boundary_ready succeeded */
         bool started;            /* start_agent succeeded */
         bool init_lost;

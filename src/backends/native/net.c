@@ -16,23 +16,14 @@
 #include "error.h"
 #include "macro.h"
 #include "native.h"
+#include "util.h"
 
 /* Inside the new netns, as root: bring lo up (it starts down). */
 int net_loopback_up(struct caisson_error *err) {
-        _cleanup_close_ int fd = -1;
-        struct ifreq ifr = { 0 };
+        int r = loopback_up();
 
-        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, errno,
-                               "socket for lo");
-        strcpy(ifr.ifr_name, "lo");
-        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, errno,
-                               "read lo flags");
-        ifr.ifr_flags |= IFF_UP;
-        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, errno,
+        if (r < 0)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, -r,
                                "bring lo up");
         return 0;
 }
