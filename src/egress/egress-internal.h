@@ -134,7 +134,7 @@ struct egress {
         int epoll_fd, stop_fd, timer_fd, nflog_fd, diag_fd;
         struct sha256_engine sha; /* hashes client executables (AF_ALG or libcrypto); opened
                                    * by the egress thread, off the start's critical path */
-        void *nft_ctx;            /* the fence's libnftables context, released by the thread */
+        void *nft_ctx;            /* the fence's libnftables context, released at teardown */
         struct watch w_stop, w_timer, w_nflog;
         struct watch dns_udp[2], dns_tcp[2], relay[2]; /* [0] 127.0.0.1, [1] [::1] */
         struct watch up_udp;            /* to the upstream resolver, in our own netns */

@@ -46,8 +46,9 @@ int nft_probe(struct caisson_error *err);
 int nft_fence_install(const struct nft_fence *f, struct caisson_error *err);
 
 /* The same, but the libnftables context stays open and is handed back in *ret_ctx, for
- * nft_ctx_release() later: closing its netlink socket takes the kernel several
- * milliseconds (measured ~7 ms on 6.18), which a caller can do off its critical path. */
+ * nft_ctx_release() later: closing a netfilter netlink socket waits for nf_tables' pending
+ * transaction cleanup (nft_rcv_nl_event flushes it: an RCU grace period, ~7 ms measured on
+ * 6.18 under load), which a caller can let pass first. */
 int nft_fence_install_keep(const struct nft_fence *f, void **ret_ctx, struct caisson_error *err);
 void nft_ctx_release(void *ctx);
 
