@@ -154,7 +154,8 @@ struct egress {
         size_t n_conns;
         struct conn *conns;             /* live connections */
         struct conn *dead;              /* freed after the epoll batch */
-        pid_t last_pid;                 /* identity: the pid that owned the last socket */
+        pid_t *id_pids;                 /* identity: the sandbox's pids at the last lookup */
+        size_t n_id_pids;
         struct exe_hash hashes[64];
         size_t next_hash;
         uint8_t rnd[256];
@@ -199,7 +200,13 @@ struct identity {
         char paths[16][4096];
         char sha256[65];
 };
-/* The process that owns the client end of the connection (local = the client's address,
- * remote = the original destination). 0, or -ESRCH when no process could be found. */
-int identity_lookup(struct egress *e, int family, const struct sockaddr *client,
-                    const uint8_t *dst, uint16_t dport, struct identity *ret);
+#define IDENTITY_MAX_HOLDERS 16
+/* Every process of the sandbox that holds the client end of the connection (local = the
+ * client's address, remote = the original destination), in holders[0..*n_ret). 0; -ESRCH
+ * when none could be found; -E2BIG when more than max hold it. */
+int identity_holders(struct egress *e, int family, const struct sockaddr *client,
+                     const uint8_t *dst, uint16_t dport, pid_t *holders, size_t max,
+                     size_t *n_ret);
+/* One holder's executable, its hash and its ancestors (after identity_holders()). 0, or
+ * -ESRCH when it exited meanwhile or its executable was deleted. */
+int identity_of(struct egress *e, pid_t pid, struct identity *ret);

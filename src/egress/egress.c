@@ -342,6 +342,7 @@ void egress_free(struct egress *e) {
         safe_close(e->timer_fd);
         safe_close(e->stop_fd);
         safe_close(e->epoll_fd);
+        free(e->id_pids);
         free(e->resolved);
         free(e);
 }

@@ -227,37 +227,49 @@ static bool read_exe(pid_t pid, char out[4096]) {
         return !(n > 10 && streq(out + n - 10, " (deleted)"));
 }
 
-int identity_lookup(struct egress *e, int family, const struct sockaddr *client,
-                    const uint8_t *dst, uint16_t dport, struct identity *ret) {
-        _cleanup_free_ pid_t *pids = NULL;
+int identity_holders(struct egress *e, int family, const struct sockaddr *client,
+                     const uint8_t *dst, uint16_t dport, pid_t *holders, size_t max,
+                     size_t *n_ret) {
         char want[64];
         ino_t ino;
-        size_t n;
-        pid_t owner = 0;
+        size_t n = 0;
         int r;
 
-        ret->pid = 0;
-        ret->n_chain = 0;
-        ret->sha256[0] = 0;
+        *n_ret = 0;
         r = diag_inode(e, family, client, dst, dport, &ino);
         if (r < 0)
                 return r;
         (void) snprintf(want, sizeof want, "socket:[%lu]", (unsigned long) ino);
-        pids = malloc(IDENTITY_MAX_PIDS * sizeof *pids);
-        if (!pids)
-                return -ENOMEM;
-        n = sandbox_pids(e, pids, IDENTITY_MAX_PIDS);
-        /* The last owner first: a client usually opens many connections. */
-        for (size_t i = 0; i < n && e->last_pid; i++)
-                if (pids[i] == e->last_pid && pid_has_socket(pids[i], want))
-                        owner = pids[i];
-        for (size_t i = 0; i < n && !owner; i++)
-                if (pids[i] != e->cfg.init_pid && pid_has_socket(pids[i], want))
-                        owner = pids[i];
-        if (!owner)
+        if (!e->id_pids) {
+                e->id_pids = malloc(IDENTITY_MAX_PIDS * sizeof *e->id_pids);
+                if (!e->id_pids)
+                        return -ENOMEM;
+        }
+        e->n_id_pids = sandbox_pids(e, e->id_pids, IDENTITY_MAX_PIDS);
+        /* Every holder, not the first found: a socket fd is shared by fork (inherited fds)
+         * and by SCM_RIGHTS, so an agent can make an allowed binary (curl) hold the very
+         * socket its own python connects and sends on. Stopping at the first holder (or
+         * trying the last owner first) let the lookup land on curl. The caller requires
+         * every holder to be allowed. caisson's own init is a holder like any other: it
+         * holds no relayed socket of its own. */
+        for (size_t i = 0; i < e->n_id_pids; i++)
+                if (pid_has_socket(e->id_pids[i], want)) {
+                        if (n == max)
+                                return -E2BIG;
+                        holders[n++] = e->id_pids[i];
+                }
+        /* No holder: the client exited (or hid the fd in flight) before the scan. Never
+         * guess: the caller denies. */
+        if (n == 0)
                 return -ESRCH;
-        e->last_pid = owner;
+        *n_ret = n;
+        return 0;
+}
+
+int identity_of(struct egress *e, pid_t owner, struct identity *ret) {
         ret->pid = owner;
+        ret->n_chain = 0;
+        ret->sha256[0] = 0;
         if (!read_exe(owner, ret->paths[0]))
                 return -ESRCH;
         ret->chain[ret->n_chain++] = ret->paths[0];
@@ -270,8 +282,8 @@ int identity_lookup(struct egress *e, int family, const struct sockaddr *client,
 
                 if (p == e->cfg.init_pid)
                         break;
-                for (size_t i = 0; i < n && !inside; i++)
-                        inside = pids[i] == p;
+                for (size_t i = 0; i < e->n_id_pids && !inside; i++)
+                        inside = e->id_pids[i] == p;
                 if (!inside)
                         break;
                 if (read_exe(p, ret->paths[ret->n_chain]))

@@ -329,7 +329,10 @@ static bool is_host_own(struct egress *e, int family, const uint8_t *addr) {
         return false;
 }
 
-static void decide(struct egress *e, struct conn *c, const struct identity *id) {
+/* The decision for one holder of the client socket: *out, and in host the name it was
+ * decided for. */
+static void decide(struct egress *e, const struct conn *c, const struct identity *id,
+                   struct egress_decision *out, char host[DNS_MAX_NAME + 1]) {
         const char *names[8];
         size_t n = egress_resolved_names(e, c->family, c->dst, names, ELEMENTSOF(names), false);
         struct egress_request req = {
@@ -349,15 +352,20 @@ static void decide(struct egress *e, struct conn *c, const struct identity *id) 
                 req.host = i < n ? names[i] : NULL;
                 policy_egress_decide(e->cfg.policy, &req, &d);
                 if (i == 0 || d.allow)
-                        c->d = d;
+                        *out = d;
                 if (d.allow) {
                         if (req.host)
-                                (void) snprintf(c->host, sizeof c->host, "%s", req.host);
+                                (void) snprintf(host, DNS_MAX_NAME + 1, "%s", req.host);
+                        /* by_name pointed into the resolved table, whose slot a later DNS
+                         * answer may reuse for another name during the name check: the
+                         * check must use the name this decision was made for. */
+                        if (out->by_name)
+                                out->by_name = host;
                         return;
                 }
         }
         if (n > 0) {
-                (void) snprintf(c->host, sizeof c->host, "%s", names[0]);
+                (void) snprintf(host, DNS_MAX_NAME + 1, "%s", names[0]);
                 return;
         }
         /* Refused, and no live answer names this address: if an expired one would have
@@ -367,13 +375,13 @@ static void decide(struct egress *e, struct conn *c, const struct identity *id) 
                 req.host = names[i];
                 policy_egress_decide(e->cfg.policy, &req, &d);
                 if (d.allow) {
-                        c->d.reason = CAISSON_REASON_EGRESS_NAME_EXPIRED;
-                        c->d.entry = d.entry;
-                        c->d.endpoint = d.endpoint;
-                        (void) snprintf(c->d.detail, sizeof c->d.detail,
+                        out->reason = CAISSON_REASON_EGRESS_NAME_EXPIRED;
+                        out->entry = d.entry;
+                        out->endpoint = d.endpoint;
+                        (void) snprintf(out->detail, sizeof out->detail,
                                         "the answer for %s has expired (TTL and --dns-grace)",
                                         names[i]);
-                        (void) snprintf(c->host, sizeof c->host, "%s", names[i]);
+                        (void) snprintf(host, DNS_MAX_NAME + 1, "%s", names[i]);
                         return;
                 }
         }
@@ -381,6 +389,8 @@ static void decide(struct egress *e, struct conn *c, const struct identity *id) 
 
 static void conn_new(struct egress *e, int fd, const struct sockaddr_storage *peer, int family) {
         struct identity *id = NULL;
+        pid_t holders[IDENTITY_MAX_HOLDERS];
+        size_t n_holders = 0;
         struct conn *c;
         union {
                 struct sockaddr_in in;
@@ -423,13 +433,53 @@ static void conn_new(struct egress *e, int fd, const struct sockaddr_storage *pe
                 conn_deny(e, c, CAISSON_REASON_NO_MEMORY, "no memory for the identity");
                 return;
         }
-        if (identity_lookup(e, family, (const struct sockaddr *) peer, c->dst, c->dport, id) < 0)
-                id->n_chain = 0;
-        c->pid = id->pid;
-        if (id->n_chain > 0)
-                (void) snprintf(c->binary, sizeof c->binary, "%s", id->chain[0]);
-        memcpy(c->sha256, id->sha256, sizeof c->sha256);
-        decide(e, c, id);
+        /* Every process that holds the client socket must be allowed, with the same name
+         * to check: any of them may write to it. None found (it exited before the scan),
+         * too many, or one whose executable cannot be read: unknown, denied. */
+        if (identity_holders(e, family, (const struct sockaddr *) peer, c->dst, c->dport,
+                             holders, ELEMENTSOF(holders), &n_holders) < 0)
+                n_holders = 0;
+        for (size_t i = 0; i == 0 || i < n_holders; i++) {
+                struct egress_decision d;
+                char host[DNS_MAX_NAME + 1] = "";
+
+                if (n_holders == 0 || identity_of(e, holders[i], id) < 0) {
+                        id->pid = n_holders ? holders[i] : 0;
+                        id->n_chain = 0;
+                        id->sha256[0] = 0;
+                }
+                decide(e, c, id, &d, host);
+                if (i > 0 && d.allow && !(c->d.by_name ? d.by_name && streq(d.by_name, c->d.by_name) :
+                                                          !d.by_name)) {
+                        d.allow = false;
+                        d.reason = CAISSON_REASON_EGRESS_BINARY_MISMATCH;
+                        (void) snprintf(d.detail, sizeof d.detail,
+                                        "another process holding this socket is allowed only "
+                                        "for another name: every holder must be allowed alike");
+                }
+                if (i > 0 && d.allow)
+                        continue;
+                /* The first holder, or the first one refused, is the one the event names. */
+                c->d = d;
+                memcpy(c->host, host, sizeof c->host);
+                if (c->d.by_name)
+                        c->d.by_name = c->host;
+                c->pid = id->pid;
+                c->binary[0] = 0;
+                if (id->n_chain > 0)
+                        (void) snprintf(c->binary, sizeof c->binary, "%s", id->chain[0]);
+                memcpy(c->sha256, id->sha256, sizeof c->sha256);
+                if (i > 0 && n_holders > 1) {
+                        char extra[sizeof c->d.detail];
+
+                        (void) snprintf(extra, sizeof extra, "%.100s; it shares the socket with "
+                                        "pid %d, which is allowed", c->d.detail, (int) holders[0]);
+                        memcpy(c->d.detail, extra, sizeof extra);
+                }
+                if (!d.allow)
+                        break;
+        }
+        c->d.matched_path = NULL;       /* pointed into id */
         free(id);
 
         if (!c->d.allow) {

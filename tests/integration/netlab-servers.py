@@ -685,7 +685,54 @@ def p_urllib(url):
         return r.read().decode("latin-1").split("\n", 1)[0]
 
 
-PROBES = {"http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
+def p_borrow(host, port):
+    """Identity borrowing: an allowed binary (curl) holds the very socket that python
+    connects and sends on. curl gets the socket by inheritance, first fetches
+    http://HOST:PORT/ itself (a recent, legitimate client), then blocks reading stdin; a
+    python child forked after curl connects the shared socket and sends its own GET."""
+    import subprocess
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    curl = subprocess.Popen(["/usr/bin/curl", "-s", "-m", "30", "-o", "/dev/null",
+                             "http://%s:%s/" % (host, port), "-o", "/dev/null",
+                             "file:///dev/stdin"],
+                            stdin=subprocess.PIPE, pass_fds=[s.fileno()])
+    try:
+        time.sleep(1.0)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                s.settimeout(TIMEOUT)
+                s.connect((host, int(port)))
+                s.sendall(("GET /borrow HTTP/1.0\r\nHost: %s\r\nUser-Agent: netlab-borrow"
+                           "\r\n\r\n" % host).encode())
+                resp = read_all(s)
+                out = ("ok " + resp.split(b"\r\n", 1)[0].decode("latin-1")) if resp else "fail eof"
+            except Exception as e:
+                out = "fail " + err_name(e)
+            os.write(w, out.encode())
+            os._exit(0)
+        os.close(w)
+        s.close()
+        got = b""
+        while True:
+            b = os.read(r, 4096)
+            if not b:
+                break
+            got += b
+        os.waitpid(pid, 0)
+        os.close(r)
+    finally:
+        curl.stdin.close()
+        curl.wait()
+    verdict, _, detail = got.decode("latin-1").partition(" ")
+    if verdict != "ok" or " 200 " not in detail + " ":
+        raise Fail((detail or "nothing").replace(" ", "_"))
+    return "borrowed"
+
+
+PROBES = {"borrow": p_borrow, "http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
           "dns": p_dns, "resolve": p_resolve, "tls": p_tls, "halfclose": p_halfclose,
           "concurrent": p_concurrent, "urllib": p_urllib}
 

@@ -766,6 +766,33 @@ Test(egress, binaries_allow_curl_refuse_python) {
         netlab_stop(lab);
 }
 
+/* Identity borrowing: curl (allowed) holds the very socket python connects and writes,
+ * inherited across fork+exec, and curl was the last legitimate client. Every holder must
+ * be allowed: python is not, so the connection is refused. Nothing else (seccomp, Landlock)
+ * stops it: the control allows python too and the same probe gets through. */
+Test(egress, shared_socket_every_holder_must_match) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        struct probe p[] = { { "borrow", "borrow allowed.lab.test 80" } };
+        struct probe ctl[] = { { "borrow", "borrow allowed.lab.test 80" } };
+
+        require_egress(lab, wd);
+        in_sandbox(lab, wd, POL(wd, entry("web", "allowed.lab.test", 80, "/usr/bin/curl")), p,
+                   N(p));
+        cr_expect(!netlab_ok(p[0].line), "python on curl's socket should be refused: %s\n%s",
+                  p[0].line, last_events ?: "");
+        cr_expect(!netlab_log_has(lab, "http", "ua=netlab-borrow"), "%s", netlab_log(lab, "http"));
+        cr_expect(event_has(last_events, "egress.denied", "egress_binary_mismatch", "python3"),
+                  "%s", last_events ?: "");
+        in_sandbox(lab, wd, POL(wd, "  web:\n    endpoints:\n      - host: allowed.lab.test\n"
+                                    "        port: 80\n    binaries:\n"
+                                    "      - path: /usr/bin/curl\n"
+                                    "      - path: \"/usr/bin/python3*\"\n"), ctl, N(ctl));
+        expect_ok(&ctl[0]);
+        cr_expect(netlab_log_has(lab, "http", "ua=netlab-borrow"), "%s", netlab_log(lab, "http"));
+        netlab_stop(lab);
+}
+
 /* short-ttl.lab.test has TTL 1 s; with --dns-grace 1s its address closes again for new
  * connections ~2 s after the answer, while a connection opened before stays up. */
 Test(egress, ttl_expiry_closes_ip) {
