@@ -346,9 +346,39 @@ static enum sniff_result sniff_http(const unsigned char *buf, size_t len,
         return have_host ? SNIFF_HTTP : SNIFF_HTTP_NO_HOST;
 }
 
+/* RFC 9110 §5.6.2 tchar. */
+static bool is_tchar(unsigned char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* A request-line with a method not in the table ("PROPFIND / HTTP/1.1", "get / HTTP/1.1",
+ * "PRI * HTTP/2.0"): servers accept extension methods, so such a line must have its Host
+ * checked as well, not pass as "not HTTP". 1: TOKEN SP ... SP HTTP/...; 0: a prefix of one;
+ * -1: not a request-line. */
+static int http_request_line(const unsigned char *b, size_t n) {
+        const unsigned char *nl, *sp;
+        size_t i = 0, ll;
+
+        while (i < n && is_tchar(b[i]))
+                i++;
+        if (i == 0 || (i < n && b[i] != ' '))
+                return -1;
+        nl = memchr(b, '\n', n);
+        if (!nl)
+                return 0;
+        ll = (size_t) (nl - b);
+        if (ll && b[ll - 1] == '\r')
+                ll--;
+        sp = memrchr(b, ' ', ll);
+        return sp && sp > b + i && (size_t) (b + ll - (sp + 1)) >= 5 &&
+                               memcmp(sp + 1, "HTTP/", 5) == 0 ? 1 : -1;
+}
+
 enum sniff_result sniff_parse(const unsigned char *buf, size_t len,
                               char name[SNIFF_MAX_NAME + 1]) {
         enum sniff_result r;
+        size_t skip = 0;
         int m;
 
         name[0] = 0;
@@ -356,16 +386,29 @@ enum sniff_result sniff_parse(const unsigned char *buf, size_t len,
                 return SNIFF_NEED_MORE;
         if (len > SNIFF_MAX_BYTES)
                 len = SNIFF_MAX_BYTES;
-        if (buf[0] == 0x16)
-                r = sniff_tls(buf, len, name);
+        /* Any TLS record type (change_cipher_spec, alert, handshake, application_data,
+         * heartbeat) opens like TLS: only a ClientHello carries the name, so the others are
+         * MALFORMED, never "not TLS, decided on the address" (a lenient server might skip
+         * such a record and then read a ClientHello naming another site). */
+        if (buf[0] == 0x16 || (buf[0] >= 0x14 && buf[0] <= 0x18 && (len < 2 || buf[1] == 0x03)))
+                r = len < 2 && buf[0] != 0x16 ? SNIFF_NEED_MORE : sniff_tls(buf, len, name);
         else {
-                m = http_method(buf, len);
-                if (m < 0)
-                        return SNIFF_UNKNOWN;
-                if (m == 0)
+                /* RFC 9112 §2.2: a server ignores empty lines before the request-line (nginx,
+                 * Apache and Node skip any number), so "\r\nGET ..." is HTTP as well. */
+                while (skip < len && (buf[skip] == '\r' || buf[skip] == '\n'))
+                        skip++;
+                if (skip == len)
+                        r = SNIFF_NEED_MORE;
+                else if ((m = http_method(buf + skip, len - skip)) > 0)
+                        r = sniff_http(buf + skip, len - skip, name);
+                else if (m == 0)
+                        r = SNIFF_NEED_MORE;
+                else if ((m = http_request_line(buf + skip, len - skip)) > 0)
+                        r = sniff_http(buf + skip, len - skip, name);
+                else if (m == 0)
                         r = SNIFF_NEED_MORE;
                 else
-                        r = sniff_http(buf, len, name);
+                        return SNIFF_UNKNOWN;
         }
         /* At the cap, a prefix is all there will ever be. */
         if (r == SNIFF_NEED_MORE && len >= SNIFF_MAX_BYTES)

@@ -161,7 +161,43 @@ Test(sniff, unknown) {
         char name[SNIFF_MAX_NAME + 1];
 
         cr_assert_eq(http("SSH-2.0-OpenSSH_9.2\r\n", name), SNIFF_UNKNOWN);
-        cr_assert_eq(http("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", name), SNIFF_UNKNOWN);
+        cr_assert_eq(http("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", name), SNIFF_UNKNOWN);
+        cr_assert_eq(http("EHLO client.example\r\n", name), SNIFF_UNKNOWN);
+        cr_assert_eq(http("*1\r\n$4\r\nPING\r\n", name), SNIFF_UNKNOWN);
+        cr_assert_eq(sniff_parse((const unsigned char *) "\0\0\0\x08\x04\xd2\x16\x2f", 8, name),
+                     SNIFF_UNKNOWN);
+}
+
+/* Openings a server takes as HTTP must be checked as HTTP, never pass as "unknown" and be
+ * decided on the address: leading empty lines (RFC 9112 §2.2), extension or lower-case
+ * methods, h2c prior knowledge (its :authority is in HPACK, which the relay does not read). */
+Test(sniff, http_variants_servers_accept_are_checked) {
+        char name[SNIFF_MAX_NAME + 1];
+
+        cr_assert_eq(http("\r\nGET / HTTP/1.1\r\nHost: evil.example\r\n\r\n", name), SNIFF_HTTP);
+        cr_assert_str_eq(name, "evil.example");
+        cr_assert_eq(http("\r\n\n\r\nGET / HTTP/1.1\r\nHost: evil.example\r\n\r\n", name),
+                     SNIFF_HTTP);
+        cr_assert_str_eq(name, "evil.example");
+        cr_assert_eq(http("\r\n", name), SNIFF_NEED_MORE);
+        cr_assert_eq(http("\r\nGE", name), SNIFF_NEED_MORE);
+        cr_assert_eq(http("PROPFIND /x HTTP/1.1\r\nHost: evil.example\r\n\r\n", name), SNIFF_HTTP);
+        cr_assert_str_eq(name, "evil.example");
+        cr_assert_eq(http("get / HTTP/1.1\r\nHost: evil.example\r\n\r\n", name), SNIFF_HTTP);
+        cr_assert_str_eq(name, "evil.example");
+        cr_assert_eq(http("PROPFIND /x HTT", name), SNIFF_NEED_MORE);
+        cr_assert_eq(http("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", name), SNIFF_MALFORMED);
+        cr_assert_eq(http("PROPFIND /x HTTP/1.1\r\n\r\n", name), SNIFF_HTTP_NO_HOST);
+}
+
+/* A record of another TLS type before the ClientHello: malformed, not "unknown". */
+Test(sniff, tls_other_record_first_is_malformed) {
+        unsigned char ccs[] = { 0x14, 3, 3, 0, 1, 1 }, alert[] = { 0x15, 3, 3, 0, 2, 1, 0 };
+        char name[SNIFF_MAX_NAME + 1];
+
+        cr_assert_eq(sniff_parse(ccs, sizeof ccs, name), SNIFF_MALFORMED);
+        cr_assert_eq(sniff_parse(alert, sizeof alert, name), SNIFF_MALFORMED);
+        cr_assert_eq(sniff_parse(ccs, 1, name), SNIFF_NEED_MORE);
 }
 
 Test(sniff, cap_turns_need_more_into_malformed) {
