@@ -117,6 +117,9 @@ struct conn {
         const char *mark;               /* how the name check ended, for the event detail */
         uint8_t *peek;                  /* the client's first bytes, forwarded first */
         size_t peek_len, peek_off;
+        bool late_sniff;                /* relaying server→client while the client's first
+                                         * bytes are still to be name-checked */
+        uint64_t late_deadline;
         struct half c2u, u2c;
         struct conn *prev, *next;       /* the live list */
         struct conn *next_dead;

@@ -155,8 +155,8 @@ static int half_pump(struct half *h, int src, int dst) {
 }
 
 static void pump(struct egress *e, struct conn *c) {
-        /* The bytes read for the name check go first, in order. */
-        while (c->peek_off < c->peek_len) {
+        /* The bytes read for the name check go first, in order; none before it is done. */
+        while (!c->late_sniff && c->peek_off < c->peek_len) {
                 ssize_t n = write(c->wu.fd, c->peek + c->peek_off, c->peek_len - c->peek_off);
 
                 if (n < 0) {
@@ -167,7 +167,8 @@ static void pump(struct egress *e, struct conn *c) {
                 }
                 c->peek_off += (size_t) n;
         }
-        if (c->peek_off == c->peek_len && half_pump(&c->c2u, c->wc.fd, c->wu.fd) < 0) {
+        if (!c->late_sniff && c->peek_off == c->peek_len &&
+            half_pump(&c->c2u, c->wc.fd, c->wu.fd) < 0) {
                 conn_close(e, c, true);
                 return;
         }
@@ -248,6 +249,15 @@ static void connected(struct egress *e, struct conn *c) {
 
 /* --- the name check --- */
 
+/* The name check passed (or found a protocol without names): go on. */
+static void sniff_go(struct egress *e, struct conn *c) {
+        if (c->state == CONN_RELAY) {
+                c->late_sniff = false;
+                pump(e, c);
+        } else
+                start_connect(e, c);
+}
+
 static void sniff_step(struct egress *e, struct conn *c, bool timed_out) {
         char name[SNIFF_MAX_NAME + 1], detail[SNIFF_MAX_NAME * 2 + 96];
         enum sniff_result r;
@@ -276,17 +286,28 @@ static void sniff_step(struct egress *e, struct conn *c, bool timed_out) {
                 c->peek_len += (size_t) n;
         }
         if (c->peek_len == 0) {
+                if (eof && c->state == CONN_RELAY) {
+                        sniff_go(e, c);                 /* nothing sent: pass the half-close */
+                        return;
+                }
                 if (eof) {
                         conn_close(e, c, false);        /* connected and left: nothing to do */
                         return;
                 }
-                if (!timed_out)
+                if (!timed_out || c->state == CONN_RELAY)
                         return;
-                /* Server-speaks-first protocols (SMTP, FTP, databases): nothing to read. */
-                c->mark = "the client sent nothing for 5 s: decided on the address";
+                /* Server-speaks-first protocols (SMTP, FTP, databases): nothing to read, so
+                 * connect and let the server speak. But the client's first bytes are still
+                 * checked when they come: a client that waited out the 5 s and then sent a
+                 * ClientHello or an HTTP request naming another site must not reach that
+                 * site on the allowed name's (CDN) address. */
+                c->mark = "the client sent nothing for 5 s: connected; its first bytes are still name-checked";
+                c->late_sniff = true;
                 start_connect(e, c);
                 return;
         }
+        if (c->state == CONN_RELAY && c->late_deadline == 0)
+                c->late_deadline = egress_now() + EGRESS_SNIFF_TIMEOUT_USEC;
         r = sniff_parse(c->peek, c->peek_len, name);
         if (r == SNIFF_NEED_MORE && !eof && !timed_out)
                 return;
@@ -294,9 +315,10 @@ static void sniff_step(struct egress *e, struct conn *c, bool timed_out) {
         case SNIFF_TLS:
         case SNIFF_HTTP:
                 if (sniff_name_equal(name, c->d.by_name)) {
-                        c->mark = r == SNIFF_TLS ? "TLS SNI matches the allowed name" :
-                                                   "HTTP Host matches the allowed name";
-                        start_connect(e, c);
+                        if (!c->late_sniff)
+                                c->mark = r == SNIFF_TLS ? "TLS SNI matches the allowed name" :
+                                                           "HTTP Host matches the allowed name";
+                        sniff_go(e, c);
                         return;
                 }
                 /* A CDN address serves many names: only the one the policy allowed. */
@@ -305,8 +327,9 @@ static void sniff_step(struct egress *e, struct conn *c, bool timed_out) {
                 conn_deny(e, c, CAISSON_REASON_EGRESS_SNI_MISMATCH, detail);
                 return;
         case SNIFF_UNKNOWN:
-                c->mark = "neither TLS nor HTTP: decided on the address";
-                start_connect(e, c);
+                if (!c->late_sniff)
+                        c->mark = "neither TLS nor HTTP: decided on the address";
+                sniff_go(e, c);
                 return;
         default:
                 (void) snprintf(detail, sizeof detail, "%s: no name to check against '%s'",
@@ -544,7 +567,10 @@ void relay_event(struct egress *e, struct conn *c, bool upstream, uint32_t event
                         connected(e, c);
                 break;
         case CONN_RELAY:
-                pump(e, c);
+                if (c->late_sniff && !upstream)
+                        sniff_step(e, c, false);
+                if (!c->dead)
+                        pump(e, c);
                 break;
         }
 }
@@ -555,6 +581,9 @@ void relay_tick(struct egress *e, uint64_t now) {
         for (struct conn *c = e->conns; c; c = next) {
                 next = c->next;
                 if (c->state == CONN_SNIFF && c->deadline <= now)
+                        sniff_step(e, c, true);
+                else if (c->state == CONN_RELAY && c->late_sniff && c->peek_len > 0 &&
+                         c->late_deadline <= now)
                         sniff_step(e, c, true);
                 else if (c->state == CONN_CONNECTING && c->deadline <= now)
                         conn_deny(e, c, CAISSON_REASON_EGRESS_UPSTREAM_FAILED,

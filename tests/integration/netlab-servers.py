@@ -685,6 +685,15 @@ def p_urllib(url):
         return r.read().decode("latin-1").split("\n", 1)[0]
 
 
+def p_late(host, port, host_hdr, secs):
+    """Connects, stays silent for SECS (past the relay's wait for a first byte), then sends
+    one GET with Host HOST_HDR."""
+    with connect(host, port) as s:
+        s.settimeout(TIMEOUT + float(secs))
+        time.sleep(float(secs))
+        return http_get(s, host_hdr)
+
+
 def p_borrow(host, port):
     """Identity borrowing: an allowed binary (curl) holds the very socket that python
     connects and sends on. curl gets the socket by inheritance, first fetches
@@ -732,7 +741,7 @@ def p_borrow(host, port):
     return "borrowed"
 
 
-PROBES = {"borrow": p_borrow, "http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
+PROBES = {"borrow": p_borrow, "late": p_late, "http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
           "dns": p_dns, "resolve": p_resolve, "tls": p_tls, "halfclose": p_halfclose,
           "concurrent": p_concurrent, "urllib": p_urllib}
 

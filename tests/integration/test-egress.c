@@ -741,6 +741,30 @@ Test(egress, sni_and_host_mismatch_refused) {
         netlab_stop(lab);
 }
 
+/* A client that stays silent past the relay's 5 s wait for its first bytes (as for a
+ * server-speaks-first protocol) is connected, but its first bytes are still name-checked:
+ * waiting must not turn "decided by name" into "decided on the address". */
+Test(egress, silent_client_still_name_checked) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        struct probe p[] = {
+                { "late", "late allowed.lab.test 80 allowed.lab.test 6" },
+                { "latecdn", "late allowed.lab.test 80 cdn.lab.test 6" },
+        };
+
+        require_egress(lab, wd);
+        in_sandbox(lab, wd, POL(wd, entry("web", "allowed.lab.test", 80, "/**")), p, N(p));
+        expect_ok(&p[0]);
+        cr_expect(!netlab_ok(p[1].line), "latecdn should be refused: %s\n%s", p[1].line,
+                  last_events ?: "");
+        cr_expect(!netlab_log_has(lab, "http", "host=cdn.lab.test"), "%s", netlab_log(lab, "http"));
+        cr_expect(event_has(last_events, "egress.denied", "sni_mismatch", "cdn.lab.test"),
+                  "%s", last_events ?: "");
+        /* Control: without caisson the late request for cdn.lab.test is served. */
+        control_ok(lab, "late " NETLAB_WEB " 80 cdn.lab.test 6");
+        netlab_stop(lab);
+}
+
 /* binaries: curl is allowed, python (urllib) to the same endpoint is not. Nothing else
  * (seccomp, Landlock) stops python here: the control runs it under a policy naming it. */
 Test(egress, binaries_allow_curl_refuse_python) {
