@@ -154,7 +154,8 @@ struct egress {
         struct dns_tcp_client *dns_clients[EGRESS_MAX_DNS_TCP];
         struct resolved *resolved;      /* EGRESS_MAX_RESOLVED */
 
-        size_t n_conns;
+        size_t n_conns, max_conns;      /* max_conns: EGRESS_MAX_CONNS or what the fd limit
+                                         * leaves room for (egress_fd_budget) */
         struct conn *conns;             /* live connections */
         struct conn *dead;              /* freed after the epoll batch */
         pid_t *id_pids;                 /* identity: the sandbox's pids at the last lookup */
@@ -164,6 +165,12 @@ struct egress {
         uint8_t rnd[256];
         size_t rnd_left;
 };
+
+/* Each relayed connection holds this many fds: client, upstream, two pipes. */
+#define EGRESS_FDS_PER_CONN 6
+/* fds kept for everything else: DNS-over-TCP clients, one upstream socket per pending
+ * query, and the supervisor's own files. */
+#define EGRESS_FD_RESERVE (EGRESS_MAX_DNS_TCP + EGRESS_MAX_PENDING + 256)
 
 uint64_t egress_now(void);
 int egress_watch_add(struct egress *e, struct watch *w, uint32_t events);

@@ -24,6 +24,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -269,6 +270,36 @@ static int listen_on(int family, int type, uint16_t port, struct watch *w, enum 
         return 0;
 }
 
+/* The agent opens as many connections as it likes, and each relayed one costs the
+ * supervisor EGRESS_FDS_PER_CONN fds. With the common soft limit of 1024, about 50 held
+ * connections used to exhaust the supervisor's fds: accept4() then failed with EMFILE on a
+ * level-triggered listener (the egress thread spun), new connections hung in the backlog
+ * instead of being refused, and every other part of the supervisor (events, cgroup
+ * teardown, DNS upstream sockets) could no longer open a file. So: the soft limit is raised
+ * to the hard one, and the relay admits only as many connections as the fds left after
+ * EGRESS_FD_RESERVE allow; more are refused at once, like any refusal. */
+static void egress_fd_budget(struct egress *e) {
+        struct rlimit rl;
+        rlim_t avail;
+
+        e->max_conns = EGRESS_MAX_CONNS;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
+        if (rl.rlim_cur < rl.rlim_max) {
+                struct rlimit up = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+
+                if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+                        rl.rlim_cur = rl.rlim_max;
+        }
+        if (rl.rlim_cur == RLIM_INFINITY)
+                return;
+        avail = rl.rlim_cur > EGRESS_FD_RESERVE ? rl.rlim_cur - EGRESS_FD_RESERVE : 0;
+        if (avail / EGRESS_FDS_PER_CONN < e->max_conns)
+                e->max_conns = avail / EGRESS_FDS_PER_CONN;
+        if (e->max_conns < 16)
+                e->max_conns = 16;      /* a tiny limit: refuse early, still relay a few */
+}
+
 /* The supervisor's own addresses (its netns, where the relay connects from): a sandbox may
  * never reach the host's own services through the relay, whatever the policy says. */
 static void collect_host_addrs(struct egress *e) {
@@ -422,6 +453,7 @@ int egress_setup(const struct egress_config *cfg, struct egress **ret, struct ca
 
         /* In our own netns: the host's addresses and the socket to the upstream resolver. */
         collect_host_addrs(e);
+        egress_fd_budget(e);
         if (cfg->upstream_len > 0) {
                 e->up_udp.fd = socket(cfg->upstream.ss_family, SOCK_DGRAM | SOCK_CLOEXEC |
                                       SOCK_NONBLOCK, 0);

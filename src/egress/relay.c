@@ -538,7 +538,7 @@ void relay_accept(struct egress *e, struct watch *w) {
 
                 if (fd < 0)
                         return;
-                if (e->n_conns >= EGRESS_MAX_CONNS) {
+                if (e->n_conns >= e->max_conns) {
                         /* Bounded: refused at once, like any refusal, never queued. */
                         struct egress_event ev = {
                                 .kind = EGRESS_EV_DENIED, .reason = CAISSON_REASON_INTERNAL,

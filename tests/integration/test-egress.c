@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -762,6 +763,31 @@ Test(egress, silent_client_still_name_checked) {
                   "%s", last_events ?: "");
         /* Control: without caisson the late request for cdn.lab.test is served. */
         control_ok(lab, "late " NETLAB_WEB " 80 cdn.lab.test 6");
+        netlab_stop(lab);
+}
+
+/* Relayed connections cost the supervisor fds: with a 1024-fd limit (the usual soft one),
+ * an agent holding many connections must be refused at once beyond what the limit leaves
+ * room for, not exhaust the supervisor's fds (connections then hung in the backlog and
+ * nothing else in the supervisor could open a file), and the relay works again after. */
+Test(egress, connections_bounded_by_fd_limit) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        struct rlimit rl = { 1024, 1024 };
+        struct probe p[] = {
+                { "many", "concurrent " NETLAB_WEB " 80 300 x" },
+                { "after", "http " NETLAB_WEB " 80" },
+        };
+
+        require_egress(lab, wd);
+        /* caisson inherits it: soft and hard, so raising the soft one does not help. */
+        cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        in_sandbox(lab, wd, A("--allow", NETLAB_WEB ":80", "--dns-upstream", NETLAB_DNS), p, N(p));
+        cr_expect(!netlab_ok(p[0].line), "300 held connections under 1024 fds: %s", p[0].line);
+        cr_expect_lt(netlab_secs(p[0].line), 10.0, "refused, not hung: %s", p[0].line);
+        cr_expect(event_has(last_events, "egress.denied", "internal", "too many relayed connections"),
+                  "%.2000s", last_events ?: "");
+        expect_ok(&p[1]);
         netlab_stop(lab);
 }
 
