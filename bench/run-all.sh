@@ -32,13 +32,14 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
         echo "  columns, and take differences smaller than σ as noise."
         echo
         echo "Reproduce: \`sudo sh bench/run-all.sh\` (or one section: \`sudo sh bench/start-latency.sh\`,"
-        echo "\`bench/rss.sh\`, \`bench/syscall-overhead.sh\`)."
+        echo "\`bench/rss.sh\`, \`bench/syscall-overhead.sh\`, \`bench/egress.sh\`)."
         echo
 } >"$tmp"
 
 sh "$bench_repo/bench/start-latency.sh" >>"$tmp"
 sh "$bench_repo/bench/rss.sh" >>"$tmp"
 sh "$bench_repo/bench/syscall-overhead.sh" >>"$tmp"
+sh "$bench_repo/bench/egress.sh" >>"$tmp"
 echo "\`/proc/loadavg\` at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$tmp"
 
 cp "$tmp" "$out"
