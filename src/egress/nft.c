@@ -384,16 +384,17 @@ static int append(char *buf, size_t size, size_t *len, const char *tmpl, unsigne
         return 0;
 }
 
-/* One buffer, so one netlink batch: the kernel applies all of it or none. "add" then
- * "delete" makes a leftover table (a retry) disappear in the same transaction. */
+/* One buffer, so one netlink batch: the kernel applies all of it or none. No "delete table"
+ * first: the netns is the sandbox's own and new, and a deletion in the transaction leaves
+ * nf_tables cleanup pending for an RCU grace period, which the close of every netfilter
+ * netlink socket then waits for (~3-10 ms of every start, measured). A table that did
+ * exist would get the rules twice, and the read-back refuses that. */
 static int fence_render(const struct nft_fence *f, char *buf, size_t size) {
         size_t len = 0;
         int r;
 
         buf[0] = 0;
-        r = append(buf, size, &len, "add table inet " NFT_FENCE_TABLE "\n"
-                   "delete table inet " NFT_FENCE_TABLE "\n"
-                   "table inet " NFT_FENCE_TABLE " {\n", 0);
+        r = append(buf, size, &len, "table inet " NFT_FENCE_TABLE " {\n", 0);
         for (size_t c = 0; r >= 0 && c < ELEMENTSOF(fence_chains); c++) {
                 char head[160];
 

@@ -641,7 +641,8 @@ Test(nft, verify_catches_tampering) {
 
         for (size_t i = 0; i < sizeof tamper / sizeof *tamper; i++) {
                 err = (struct caisson_error) { 0 };
-                /* Reloaded each time: install replaces whatever the table holds. */
+                /* Reloaded each time, into a netns without the table, as in a sandbox. */
+                nft_run("delete table inet caisson");
                 cr_assert_eq(nft_fence_install(&fence4, &err), 0, "reinstall: %s", err.msg);
                 nft_run(tamper[i]);
                 r = nft_fence_verify(&fence4, &err);
@@ -651,6 +652,14 @@ Test(nft, verify_catches_tampering) {
                              err.msg);
                 cr_log_info("%s -> %s", tamper[i], err.msg);
         }
+        /* Installing over a table that is already there doubles its rules: refused. */
+        nft_run("delete table inet caisson");
+        err = (struct caisson_error) { 0 };
+        cr_assert_eq(nft_fence_install(&fence4, &err), 0, "install: %s", err.msg);
+        r = nft_fence_install(&fence4, &err);
+        cr_expect_lt(r, 0, "a second install over the first was accepted");
+        cr_expect_eq(err.layer, CAISSON_LAYER_NFT);
+        cr_log_info("second install: %s", err.msg);
         host_unchanged();
 }
 
