@@ -9,6 +9,7 @@
  * egress thread, which never enters another netns. The sandbox netns itself has no route out
  * of the machine, so the relay is the only way out and it decides per connection. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -35,6 +36,28 @@
 #include "error.h"
 #include "macro.h"
 #include "util.h"
+
+static pthread_t preload_thread;
+static bool preload_running;
+
+static void *preload(void *userdata) {
+        (void) userdata;
+        (void) nft_lib_preload();
+        /* Mapped for the life of the process; sha256_engine_open()'s dlopen then finds it. */
+        (void) dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+        return NULL;
+}
+
+void egress_preload_start(void) {
+        if (!preload_running)
+                preload_running = pthread_create(&preload_thread, NULL, preload, NULL) == 0;
+}
+
+void egress_preload_wait(void) {
+        if (preload_running)
+                (void) pthread_join(preload_thread, NULL);
+        preload_running = false;
+}
 
 uint64_t egress_now(void) {
         struct timespec ts;

@@ -212,6 +212,12 @@ static int lib_load(struct caisson_error *err) {
         return 0;
 }
 
+int nft_lib_preload(void) {
+        struct caisson_error err = { 0 };
+
+        return lib_load(&err);
+}
+
 static void nft_ctx_freep(struct nft_ctx **p) {
         if (*p)
                 lib.ctx_free(*p);

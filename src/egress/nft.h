@@ -52,6 +52,9 @@ int nft_fence_install(const struct nft_fence *f, struct caisson_error *err);
 int nft_fence_install_keep(const struct nft_fence *f, void **ret_ctx, struct caisson_error *err);
 void nft_ctx_release(void *ctx);
 
+/* Maps libnftables now (see egress_preload_start). Returns 0 or -errno. */
+int nft_lib_preload(void);
+
 /* The read-back half of nft_fence_install alone: lists table inet caisson in the current
  * netns and checks it against f (NFT_VERIFY_FAILED naming the first difference). */
 int nft_fence_verify(const struct nft_fence *f, struct caisson_error *err);

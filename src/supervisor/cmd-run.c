@@ -702,6 +702,9 @@ int cmd_run(int argc, char **argv) {
                 goto out;
         }
         policy_notices(p, print_notice, NULL);
+        /* Egress's libraries load beside the work below; joined before anything forks. */
+        if (p->n_network > 0)
+                egress_preload_start();
 
         r = user_resolve(p->run_as_user, p->run_as_group, &u, &err);
         if (r < 0) {
@@ -820,6 +823,7 @@ int cmd_run(int argc, char **argv) {
                 json_object_object_add(d, "uid", json_object_new_int((int) u.uid));
                 events_emit(&ev, EVENT_SANDBOX_CREATED, CAISSON_REASON_NONE, d);
         }
+        egress_preload_wait(); /* before clone3: no thread may hold the loader's locks */
         r = lifecycle_ensure(&lc, &pc->intent, &err);
         if (r < 0) {
                 print_error(&err);
@@ -1002,6 +1006,7 @@ int cmd_run(int argc, char **argv) {
                 ret = sv.exit_code;
 
 out:
+        egress_preload_wait();
         /* The whole tree dies with the agent: daemonized grandchildren too. */
         if (lc.boundary) {
                 (void) lc.backend->kill(lc.boundary, 0, SIGKILL, NULL);
