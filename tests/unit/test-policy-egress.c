@@ -663,13 +663,29 @@ Test(ready_policies, claude_code) {
 
         explain_every_endpoint("claude-code.yaml");
         cr_assert(has_path(p, "/home/u/.claude", true));
-        cr_assert(has_path(p, "/home/u/.claude.json", true));
+        /* Saved by rename beside it, which a file bind cannot take: read-only. */
+        cr_assert(has_path(p, "/home/u/.claude.json", false));
+        cr_assert_not(has_path(p, "/home/u/.claude.json", true));
         cr_assert(has_path(p, "/usr/lib/node_modules/@anthropic-ai/claude-code", false));
         cr_assert(has_path(p, "/home/u/.local/share/claude", false));
-        ASSERT_ALLOW(decide(p, "api.anthropic.com", NULL, 443, "/usr/bin/node"));
+        cr_assert(has_path(p, "/home/u/.gitconfig", false));
+        /* The npm package's native executable (/usr/bin/claude links to it), its
+         * platform package's binary, and the native installer's. */
+        ASSERT_ALLOW(decide(p, "api.anthropic.com", NULL, 443,
+                            "/usr/lib/node_modules/@anthropic-ai/claude-code/bin/claude.exe"));
+        ASSERT_ALLOW(decide(p, "api.anthropic.com", NULL, 443,
+                            "/usr/lib/node_modules/@anthropic-ai/claude-code/node_modules/"
+                            "@anthropic-ai/claude-code-linux-x64/claude"));
+        ASSERT_ALLOW(decide(p, "claude.ai", NULL, 443,
+                            "/usr/local/lib/node_modules/@anthropic-ai/claude-code/bin/claude.exe"));
         ASSERT_ALLOW(decide(p, "api.anthropic.com", NULL, 443,
                             "/home/ann/.local/share/claude/versions/2.0.1"));
-        ASSERT_DENY(decide(p, "api.openai.com", NULL, 443, "/usr/bin/node"), EGRESS_NO_MATCH);
+        /* Claude Code no longer runs on node: a node script is not Claude Code. */
+        ASSERT_DENY(decide(p, "api.anthropic.com", NULL, 443, "/usr/bin/node"),
+                    EGRESS_BINARY_MISMATCH);
+        ASSERT_DENY(decide(p, "api.openai.com", NULL, 443,
+                           "/usr/lib/node_modules/@anthropic-ai/claude-code/bin/claude.exe"),
+                    EGRESS_NO_MATCH);
 }
 
 Test(ready_policies, codex) {
@@ -677,10 +693,19 @@ Test(ready_policies, codex) {
 
         explain_every_endpoint("codex.yaml");
         cr_assert(has_path(p, "/home/u/.codex", true));
+        cr_assert(has_path(p, "/usr/lib/node_modules/@openai/codex", false));
+        /* bin/codex.js (node) starts the platform package's binary: that one connects. */
         ASSERT_ALLOW(decide(p, "chatgpt.com", NULL, 443,
-                            "/usr/lib/node_modules/@openai/codex/vendor/x86_64-unknown-linux-musl/codex/codex"));
+                            "/usr/lib/node_modules/@openai/codex/node_modules/@openai/codex-linux-x64/"
+                            "vendor/x86_64-unknown-linux-musl/bin/codex"));
+        ASSERT_ALLOW(decide(p, "api.openai.com", NULL, 443,
+                            "/usr/local/lib/node_modules/@openai/codex/node_modules/"
+                            "@openai/codex-linux-arm64/vendor/aarch64-unknown-linux-musl/bin/codex"));
         ASSERT_ALLOW(decide(p, "api.openai.com", NULL, 443, "/usr/local/bin/codex"));
         ASSERT_DENY(decide(p, "api.openai.com", NULL, 443, "/usr/bin/node"), EGRESS_BINARY_MISMATCH);
+        /* Its plugin sync (git from github.com) stays refused. */
+        ASSERT_DENY(decide(p, "github.com", NULL, 443, "/usr/lib/git-core/git-remote-http"),
+                    EGRESS_NO_MATCH);
 }
 
 Test(ready_policies, opencode) {
@@ -689,7 +714,17 @@ Test(ready_policies, opencode) {
         explain_every_endpoint("opencode.yaml");
         cr_assert(has_path(p, "/home/u/.config/opencode", true));
         cr_assert(has_path(p, "/home/u/.local/share/opencode", true));
+        cr_assert(has_path(p, "/home/u/.local/state/opencode", true));
+        cr_assert(has_path(p, "/home/u/.cache/opencode", true));
         ASSERT_ALLOW(decide(p, "api.anthropic.com", NULL, 443, "/home/ann/.opencode/bin/opencode"));
+        /* npm's package: the postinstall links the platform binary to bin/opencode.exe. */
+        ASSERT_ALLOW(decide(p, "api.anthropic.com", NULL, 443,
+                            "/usr/lib/node_modules/opencode-ai/bin/opencode.exe"));
+        /* The model catalog, at its current address. */
+        ASSERT_ALLOW(decide(p, "models.opencode.ai", NULL, 443,
+                            "/usr/lib/node_modules/opencode-ai/bin/opencode.exe"));
+        ASSERT_DENY(decide(p, "models.opencode.ai", NULL, 443, "/usr/bin/node"),
+                    EGRESS_BINARY_MISMATCH);
 }
 
 Test(ready_policies, generic) {
@@ -703,6 +738,10 @@ Test(ready_policies, generic) {
         /* git-remote-https (child of git) connects; curl run by the agent does not. */
         mkreq(&q, "github.com", NULL, 443, "/usr/lib/git-core/git-remote-https", "/usr/bin/git",
               "/bin/bash", NULL);
+        cr_assert(policy_egress_decide(p, &q.r, &d), "%s", d.detail);
+        /* Debian's git-remote-https links to git-remote-http, the name the kernel gives. */
+        mkreq(&q, "github.com", NULL, 443, "/usr/lib/git-core/git-remote-http", "/usr/lib/git-core/git",
+              "/usr/bin/git", NULL);
         cr_assert(policy_egress_decide(p, &q.r, &d), "%s", d.detail);
         ASSERT_DENY(decide(p, "github.com", NULL, 443, "/usr/bin/curl"), EGRESS_BINARY_MISMATCH);
         ASSERT_DENY(decide(p, "api.github.com", NULL, 443, "/usr/lib/git-core/git-remote-https"),
