@@ -211,6 +211,7 @@ fi
 srtc() { (cd "$bench_tmp/srtw" && exec nsenter --net="/run/netns/$hns" timeout 600 "$srt" --settings "$bench_tmp/srt.json" -- "$@"); }
 
 # --- 1. throughput ---------------------------------------------------------------------
+echo "load throughput l1=$(cut -d' ' -f1 /proc/loadavg)" >>"$res"
 bench_log "egress: throughput, $rounds rounds of plain / caisson / srt, $bytes bytes each"
 r=0
 while [ $r -lt "$rounds" ]; do
@@ -221,12 +222,14 @@ while [ $r -lt "$rounds" ]; do
 done
 
 # --- 2. connection setup ---------------------------------------------------------------
+echo "load setup l1=$(cut -d' ' -f1 /proc/loadavg)" >>"$res"
 bench_log "egress: connect-to-first-byte latency, $nconns connections each"
 rec lat.plain inh "$work/netload" latency "$srv" 5002 "$nconns"
 [ -n "$caisson_note" ] || rec lat.caisson csn ./netload latency "$srv" 5002 "$nconns"
 [ -z "$srt" ] || rec lat.srt srtc ./netload -p latency "$srv" 5002 "$nconns"
 
 # --- 3. scale --------------------------------------------------------------------------
+echo "load scale l1=$(cut -d' ' -f1 /proc/loadavg)" >>"$res"
 # sup_pid PID: the topmost process named caisson below PID (csn runs in subshells).
 sup_pid() {
         level=$1
@@ -280,10 +283,15 @@ if [ -z "$caisson_note" ]; then
         hold idle.caisson csn ./netload concurrent "$srv" 5003 1 2 "$work/hold"
         hold conc.caisson csn ./netload concurrent "$srv" 5003 1000 10 "$work/hold"
 fi
-rec rate.plain inh "$work/netload" rate "$srv" 5002 5 64
-[ -n "$caisson_note" ] || rec rate.caisson csn ./netload rate "$srv" 5002 5 64
+r=0
+while [ $r -lt 3 ]; do
+        rec rate.plain inh "$work/netload" rate "$srv" 5002 5 64
+        [ -n "$caisson_note" ] || rec rate.caisson csn ./netload rate "$srv" 5002 5 64
+        r=$((r + 1))
+done
 
 # --- 4. DNS ----------------------------------------------------------------------------
+echo "load dns l1=$(cut -d' ' -f1 /proc/loadavg)" >>"$res"
 bench_log "egress: DNS queries per second"
 rec dns.plain inh "$work/dnsload" "$srv" 53 3 64 fixed api.bench.test
 rec dns.plainw inh "$work/dnsload" "$srv" 53 3 64 random w.bench.test
@@ -298,6 +306,7 @@ echo "dns.before $before" >>"$res"
 echo "dns.after $after" >>"$res"
 
 # --- 5. start-to-exit ------------------------------------------------------------------
+echo "load start l1=$(cut -d' ' -f1 /proc/loadavg)" >>"$res"
 bench_log "egress: start latency, hyperfine $runs runs each"
 bwrap_cmd="$(bench_bwrap_args "$work") /bin/true"
 set -- -n bwrap "$bwrap_cmd" -n caisson "$caisson run -T -- /bin/true"
@@ -323,6 +332,8 @@ for line in open(resf):
         if "=" in tok:
             k, v = tok.split("=", 1)
             kv[k] = v
+        elif "_name" not in kv:
+            kv["_name"] = tok
     if rest.startswith("fail"):
         kv["fail"] = rest
     R.setdefault(tag, []).append(kv)
@@ -353,6 +364,8 @@ print()
 if c_note:
     print("- **caisson: not measured**: %s" % c_note)
 print("- srt: %s" % (s_ver if s_ver else s_note))
+print("- 1-minute load average when each part started: %s" % ", ".join(
+    "%s %s" % (x["_name"], x["l1"]) for x in R.get("load", [])))
 print()
 
 # 1. throughput
@@ -428,15 +441,24 @@ def conc(x):
         return "failed: " + x["fail"][:200]
     return "%s open, %s errors, connect %s s, exchange %s s" % (x["open_at_hold"], x["errors"], x["connect_s"], x["exchange_s"])
 print("| 1000 concurrent connections, 10 rounds of 1000 B echoed on each | %s | %s |" % (conc(cp), conc(cc)))
-rp, rc_ = one("rate.plain"), one("rate.caisson")
+def median_by(tag, key):
+    xs = [x for x in R.get(tag, []) if key in x]
+    if not xs:
+        return one(tag)
+    xs.sort(key=lambda x: float(x[key]))
+    m = dict(xs[len(xs) // 2])
+    m["all"] = ", ".join(x[key] for x in R[tag] if key in x)
+    m["errors_all"] = sum(int(x["errors"]) for x in xs)
+    return m
+rp, rc_ = median_by("rate.plain", "per_s"), median_by("rate.caisson", "per_s")
 def rate(x):
     if x is None:
         return "n/a"
     if "fail" in x:
         return "failed: " + x["fail"][:200]
-    return "**%s/s** (slowest second %s), %s errors (refused %s, reset %s, short %s, timeout %s)" % (
-        x["per_s"], x["min_1s"], x["errors"], x["refused"], x["reset"], x["short"], x["timeout"])
-print("| new connections for 5 s, 64 in flight, banner byte + EOF each | %s | %s |" % (rate(rp), rate(rc_)))
+    return "**%s/s** (rounds: %s; slowest second of the median round %s), errors in all rounds: %s" % (
+        x["per_s"], x.get("all", x["per_s"]), x["min_1s"], x.get("errors_all", x["errors"]))
+print("| new connections/s, median of 3 interleaved rounds of 5 s, 64 in flight, banner byte + EOF each | %s | %s |" % (rate(rp), rate(rc_)))
 mi, mc = one("idle.caisson.mem"), one("conc.caisson.mem")
 def mem(x):
     if x is None:
