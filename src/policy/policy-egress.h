@@ -51,7 +51,7 @@ struct egress_decision {
                                        * TLS SNI or HTTP Host; NULL = decided on the address */
         bool widened;                 /* allowed only because of --widen-l7 */
         bool l7_audit_skipped;        /* the endpoint has audit-only L7 fields (not audited) */
-        char detail[160];             /* one human phrase: "entry 'github' endpoint
+        char detail[512];             /* one human phrase: "entry 'github' endpoint
                                        * api.github.com:443 allows /usr/bin/curl" */
         const char *matched_path;     /* which of req->binaries the glob matched, or NULL */
         size_t matched_depth;         /* its index: 0 = the executable, 1 = its parent, ... */

@@ -452,7 +452,8 @@ static int warn_missing_paths(const struct caisson_intent *in, bool from_default
                 if (from_default && !(in->paths[i].flags & (CAISSON_PATH_CLI | CAISSON_PATH_WORKDIR)))
                         log_debug("policy: '%s' does not exist here; skipped", in->paths[i].path);
                 else
-                        log_warning("policy: '%s' does not exist on this host; it grants nothing",
+                        log_warning("policy: '%s' does not exist on this host; it grants nothing "
+                                    "(create it first if the agent needs it)",
                                     in->paths[i].path);
         }
         return 0;
