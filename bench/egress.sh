@@ -224,9 +224,13 @@ done
 # --- 2. connection setup ---------------------------------------------------------------
 echo "load setup l1=$(cut -d' ' -f1 /proc/loadavg)" >>"$res"
 bench_log "egress: connect-to-first-byte latency, $nconns connections each"
-rec lat.plain inh "$work/netload" latency "$srv" 5002 "$nconns"
-[ -n "$caisson_note" ] || rec lat.caisson csn ./netload latency "$srv" 5002 "$nconns"
-[ -z "$srt" ] || rec lat.srt srtc ./netload -p latency "$srv" 5002 "$nconns"
+r=0
+while [ $r -lt 4 ]; do
+        rec lat.plain inh "$work/netload" latency "$srv" 5002 $((nconns / 4))
+        [ -n "$caisson_note" ] || rec lat.caisson csn ./netload latency "$srv" 5002 $((nconns / 4))
+        [ -z "$srt" ] || rec lat.srt srtc ./netload -p latency "$srv" 5002 $((nconns / 4))
+        r=$((r + 1))
+done
 
 # --- 3. scale --------------------------------------------------------------------------
 echo "load scale l1=$(cut -d' ' -f1 /proc/loadavg)" >>"$res"
@@ -358,7 +362,8 @@ print("Topology (all made by the bench, removed at exit): netns H (stands for th
       "client binaries); its connections go fence → relay (supervisor thread, splice) → upstream "
       "from H. srt: its sandbox (bwrap, no network) reaches its HTTP proxy through socat; netload "
       "`-p` speaks HTTP CONNECT to `$HTTPS_PROXY`, as curl would. Load average at start %s, at the "
-      "end %s (2 CPUs; client, relay, server and kernel share them). `ulimit -n` %s."
+      "end %s (2 CPUs; client, relay, server and kernel share them, so the bench itself keeps the "
+      "load near 2 while it runs: the value at the start tells about other work). `ulimit -n` %s."
       % (load_start, load_end, nofile))
 print()
 if c_note:
@@ -391,7 +396,9 @@ for name, tag in (("plain veth", "tput.plain"), ("caisson relay", "tput.caisson"
         continue
     print("| %s | **%s** | %s | %d%s |" % (name, "%.0f" % m if m else "n/a",
           ", ".join("%.0f" % g for g in good), bad,
-          "".join(" (%s)" % x["fail"] for x in xs if "fail" in x)[:300]))
+          "".join(" (%s)" % x["fail"] if "fail" in x else
+                  " (%s of %s bytes arrived, then the connection closed normally)" % (x["bytes"], nbytes)
+                  for x in xs if x.get("ok") != "1")[:400]))
 print()
 print("- **relay / plain = %s** (target ≥ 0.6, stretch 0.8)" % ratio(med["tput.caisson"], med["tput.plain"]))
 if med["tput.srt"]:
@@ -402,8 +409,9 @@ print()
 # 2. latency
 print("### Connection setup: connect to first byte")
 print()
-print("%s connections one after another (50 more first, not counted); the server writes one byte "
-      "at accept. For caisson that includes the fence's redirect, the relay's accept, "
+print("%s connections per path, in 4 interleaved rounds (plain, caisson, srt) of a quarter each, one "
+      "after another (50 more first in each round, not counted); the server writes one byte at accept. "
+      "The columns are the medians of the 4 rounds' median, p90, p99 and min. For caisson that includes the fence's redirect, the relay's accept, "
       "SO_ORIGINAL_DST, the client's identification (sock_diag, /proc, sha256 cached), the "
       "decision and the upstream connect; for srt the CONNECT exchange with its proxy." % nconns)
 print()
@@ -411,13 +419,18 @@ print("| path | median µs | p90 µs | p99 µs | min µs | errors |")
 print("|---|---:|---:|---:|---:|---:|")
 lat = {}
 for name, tag in (("plain veth", "lat.plain"), ("caisson relay", "lat.caisson"), ("srt proxy", "lat.srt")):
-    for x in R.get(tag, []):
+    xs = R.get(tag, [])
+    for x in xs:
         if "fail" in x:
             print("| %s | failed: %s | | | | |" % (name, x["fail"][:200]))
-            continue
-        lat[tag] = f(x["median_us"])
-        print("| %s | **%s** | %s | %s | %s | %s |" % (name, x["median_us"], x["p90_us"], x["p99_us"],
-              x["min_us"], x["errors"]))
+    xs = [x for x in xs if "fail" not in x]
+    if not xs:
+        continue
+    mm = lambda k: statistics.median(f(x[k]) for x in xs)
+    lat[tag] = mm("median_us")
+    print("| %s | **%.1f** (rounds: %s) | %.1f | %.1f | %.1f | %d |" % (name, mm("median_us"),
+          ", ".join(x["median_us"] for x in xs), mm("p90_us"), mm("p99_us"), mm("min_us"),
+          sum(int(x["errors"]) for x in xs)))
 print()
 if "lat.caisson" in lat and "lat.plain" in lat:
     print("- **relay overhead = %.0f µs median** (target ≤ 100 µs)" % (lat["lat.caisson"] - lat["lat.plain"]))
@@ -541,9 +554,9 @@ server:      nsenter --net=/run/netns/caisson-bench-s-PID \$W/netserver 198.51.1
 throughput:  H \$W/netload bulk 198.51.100.2 5001 $bytes
              cd \$W && C ./netload bulk 198.51.100.2 5001 $bytes
              cd \$T/srtw && SRT ./netload -p bulk 198.51.100.2 5001 $bytes
-latency:     H \$W/netload latency 198.51.100.2 5002 $nconns       (C ./netload ..., SRT ./netload -p ...)
+latency:     H \$W/netload latency 198.51.100.2 5002 $((nconns / 4))       (4 rounds; C ./netload ..., SRT ./netload -p ...)
 concurrent:  H \$W/netload concurrent 198.51.100.2 5003 1000 10 \$W/hold   (C ./netload ...; VmRSS/VmHWM of C's pid while \$W/hold exists)
-rate:        H \$W/netload rate 198.51.100.2 5002 5 64                (C ./netload ...)
+rate:        H \$W/netload rate 198.51.100.2 5002 5 64                (3 rounds; C ./netload ...)
 dns:         H \$W/dnsload 198.51.100.2 53 3 64 fixed api.bench.test
              H \$W/dnsload 198.51.100.2 53 3 64 random w.bench.test
              C ./dnsload 127.0.0.1 53 3 64 fixed api.bench.test
