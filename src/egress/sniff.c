@@ -38,7 +38,9 @@ bool sniff_name_equal(const char *a, const char *b) {
 
 /* A host name as it may appear in SNI or Host: letters, digits, '-', '_', '.', and for an IP
  * literal ':' inside brackets (handled by the caller). Copies lower-cased without one
- * trailing dot. Returns false on anything else (spaces, NUL, control bytes, '@', '%'...). */
+ * trailing dot. Returns false on anything else (spaces, NUL, control bytes, '@', '%'...),
+ * and on an empty label ("..", a leading dot, dots only): no server resolves such a name,
+ * and it would leave a trailing dot after the one removed (found by fuzz-sniff). */
 static bool copy_name(const unsigned char *s, size_t n, char out[SNIFF_MAX_NAME + 1]) {
         if (n && s[n - 1] == '.')
                 n--;
@@ -49,6 +51,8 @@ static bool copy_name(const unsigned char *s, size_t n, char out[SNIFF_MAX_NAME 
 
                 if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                       c == '-' || c == '.' || c == '_' || c == ':'))
+                        return false;
+                if (c == '.' && (i == 0 || s[i - 1] == '.' || i == n - 1))
                         return false;
                 out[i] = lower((char) c);
         }

@@ -141,6 +141,12 @@ Test(sniff, http_ambiguous_is_malformed) {
         cr_assert_eq(http("GET / HTTP/2.0\r\nHost: a.example\r\n\r\n", name), SNIFF_MALFORMED);
         cr_assert_eq(http("GET http://b.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n", name),
                      SNIFF_MALFORMED);
+        /* Empty labels: no such name (dots only left a trailing dot: fuzz-sniff). */
+        cr_assert_eq(http("GET / HTTP/1.1\r\nHost: .......\r\n\r\n", name), SNIFF_MALFORMED);
+        cr_assert_eq(http("GET / HTTP/1.1\r\nHost: a..example\r\n\r\n", name), SNIFF_MALFORMED);
+        cr_assert_eq(http("GET / HTTP/1.1\r\nHost: .a.example\r\n\r\n", name), SNIFF_MALFORMED);
+        cr_assert_eq(http("GET / HTTP/1.1\r\nHost: a.example.\r\n\r\n", name), SNIFF_HTTP);
+        cr_assert_str_eq(name, "a.example");
 }
 
 Test(sniff, http_absolute_form) {
