@@ -1016,6 +1016,18 @@ out:
         /* The egress thread stops (and its connections close) before the boundary goes. */
         egress_free(eg);
         eg = NULL;
+        /* The state goes while the kernel still tears the sandbox's namespaces down, not
+         * after (a few hundred microseconds of every run). Should we die in between, gc
+         * finds the cgroup without its state and reclaims it as an orphan. */
+        if (state_made) {
+                if (network) {
+                        char path[PATH_MAX];
+
+                        (void) snprintf(path, sizeof path, "%s/resolv.conf", state_dir);
+                        (void) unlink(path);
+                }
+                state_remove(id);
+        }
         lifecycle_teardown(&lc);
         for (size_t i = 0; i < n_relays; i++)
                 relay_drain(&relays[i]);
@@ -1036,16 +1048,8 @@ out:
                 }
                 free(persist_candidates);
         }
-        if (state_made) {
-                if (network) {
-                        char path[PATH_MAX];
-
-                        (void) snprintf(path, sizeof path, "%s/resolv.conf", state_dir);
-                        (void) unlink(path);
-                }
-                state_remove(id);
+        if (state_made)
                 events_emit(&ev, EVENT_SANDBOX_DESTROYED, CAISSON_REASON_NONE, NULL);
-        }
         events_close(&ev);
         env_done(&env);
         run_args_done(&a);
