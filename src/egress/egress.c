@@ -9,7 +9,6 @@
  * egress thread, which never enters another netns. The sandbox netns itself has no route out
  * of the machine, so the relay is the only way out and it decides per connection. */
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -42,9 +41,10 @@ static bool preload_running;
 
 static void *preload(void *userdata) {
         (void) userdata;
+        /* libnftables only: it is needed before the agent starts. libcrypto (~1.3 ms) is
+         * not, and the egress thread maps it while the agent starts; here it made the join
+         * before clone3 wait for it. */
         (void) nft_lib_preload();
-        /* Mapped for the life of the process; sha256_engine_open()'s dlopen then finds it. */
-        (void) dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
         return NULL;
 }
 

@@ -59,9 +59,8 @@ struct egress;
  * layer (NET or NFT). */
 int egress_setup(const struct egress_config *cfg, struct egress **ret, struct caisson_error *err);
 
-/* Maps the shared libraries egress needs (libnftables and its dependencies, libcrypto) on
- * a thread of its own, so the dynamic loader's ~1-2 ms overlap the supervisor's policy and
- * state work instead of adding to the start. egress_preload_wait() must run before the
+/* Maps libnftables and its dependencies on a thread of its own, so the dynamic loader's
+ * ~0.9 ms overlap the supervisor's policy and state work instead of adding to the start. egress_preload_wait() must run before the
  * process forks or clones (the child would inherit the loader's and malloc's locks in
  * whatever state the thread left them); it is idempotent. Failures are not reported here:
  * egress_setup() loads again and fails closed. */
