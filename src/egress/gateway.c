@@ -204,6 +204,22 @@ static int upstream_tcp_open(struct egress *e, struct dns_pending *p, const uint
         return r;
 }
 
+/* Answers a query from the gateway itself, with only rcode (never forwarded): the reply is
+ * built in place over msg and goes back the way the query came. */
+static void reply_here(struct egress *e, const struct dns_query *q, uint8_t *msg, size_t len,
+                       unsigned rcode, int udp_fd, const struct sockaddr_storage *from,
+                       socklen_t from_len, struct dns_tcp_client *tcp) {
+        ssize_t n = dns_build_reply(q, msg, len, rcode, msg, len);
+
+        if (n <= 0)
+                return;
+        if (tcp)
+                tcp_client_send(e, tcp, msg, (size_t) n);
+        else
+                (void) sendto(udp_fd, msg, (size_t) n, MSG_DONTWAIT,
+                              (const struct sockaddr *) from, from_len);
+}
+
 /* One query from the sandbox. msg is modified in place. */
 static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
                          const struct sockaddr_storage *from, socklen_t from_len,
@@ -212,7 +228,6 @@ static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
         struct dns_pending *p;
         struct dns_query q;
         const char *why = NULL;
-        ssize_t n;
 
         if (dns_parse_query(msg, len, &q, &why) < 0) {
                 /* Not forwarded, not answered: a malformed query carries nothing we could
@@ -223,14 +238,7 @@ static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
                 return;
         }
         if (!policy_dns_allowed(e->cfg.policy, q.name, e->cfg.widen_l7, &entry)) {
-                n = dns_build_reply(&q, msg, len, DNS_RCODE_REFUSED, msg, len);
-                if (n > 0) {
-                        if (tcp)
-                                tcp_client_send(e, tcp, msg, (size_t) n);
-                        else
-                                (void) sendto(udp_fd, msg, (size_t) n, MSG_DONTWAIT,
-                                              (const struct sockaddr *) from, from_len);
-                }
+                reply_here(e, &q, msg, len, DNS_RCODE_REFUSED, udp_fd, from, from_len, tcp);
                 dns_event(e, CAISSON_REASON_DNS_DENIED, q.name,
                           "no network_policies entry allows this name: answered REFUSED, "
                           "not forwarded");
@@ -244,14 +252,7 @@ static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
                 dns_event(e, CAISSON_REASON_DNS_UPSTREAM_FAILED, q.name,
                           e->up_udp.fd < 0 ? "no reachable upstream resolver: SERVFAIL" :
                                              "too many queries in flight: SERVFAIL");
-                n = dns_build_reply(&q, msg, len, DNS_RCODE_SERVFAIL, msg, len);
-                if (n > 0) {
-                        if (tcp)
-                                tcp_client_send(e, tcp, msg, (size_t) n);
-                        else
-                                (void) sendto(udp_fd, msg, (size_t) n, MSG_DONTWAIT,
-                                              (const struct sockaddr *) from, from_len);
-                }
+                reply_here(e, &q, msg, len, DNS_RCODE_SERVFAIL, udp_fd, from, from_len, tcp);
                 return;
         }
         p->q = q;

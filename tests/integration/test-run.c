@@ -333,17 +333,14 @@ Test(run, syscall_denied_events) {
         cr_expect(strstr(evs, "sandbox"), "no lifecycle events: %s", evs);
 }
 
-static void landlock_case(const char *compat, bool nolandlock, int want, bool want_ran) {
-        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *marker = h_path(wd, "ran");
-        char *yaml, *pol;
+/* [wrapper] caisson run --policy pol --workdir wd -- probe touch marker: did the agent run? */
+static void run_touch(const char *wrapper, const char *pol, const char *wd, const char *probe,
+                      const char *marker, struct h_result *r) {
         const char *argv[16];
         size_t n = 0;
-        struct h_result r;
 
-        cr_assert(asprintf(&yaml, "version: 1\nlandlock:\n  compatibility: %s\n", compat) > 0);
-        pol = h_policy(wd, "ll.yaml", yaml);
-        if (nolandlock)
-                argv[n++] = h_nolandlock();
+        if (wrapper)
+                argv[n++] = wrapper;
         argv[n++] = h_caisson();
         argv[n++] = "run";
         argv[n++] = "--policy";
@@ -355,7 +352,17 @@ static void landlock_case(const char *compat, bool nolandlock, int want, bool wa
         argv[n++] = "touch";
         argv[n++] = marker;
         argv[n] = NULL;
-        h_run(argv, NULL, &r);
+        h_run(argv, NULL, r);
+}
+
+static void landlock_case(const char *compat, bool nolandlock, int want, bool want_ran) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *marker = h_path(wd, "ran");
+        char *yaml, *pol;
+        struct h_result r;
+
+        cr_assert(asprintf(&yaml, "version: 1\nlandlock:\n  compatibility: %s\n", compat) > 0);
+        pol = h_policy(wd, "ll.yaml", yaml);
+        run_touch(nolandlock ? h_nolandlock() : NULL, pol, wd, probe, marker, &r);
         cr_expect_eq(r.code, want, "%s%s: exit %d: %s", nolandlock ? "no landlock, " : "", compat,
                      r.code, r.err);
         cr_expect_eq(h_exists(marker), want_ran, "%s: the agent %s", compat,
@@ -382,24 +389,9 @@ static void netfilter_case(bool nonetfilter, int want, bool want_ran) {
                              "      - { host: 198.51.100.1, port: 80 }\n"
                              "    binaries:\n"
                              "      - { path: /usr/bin/curl }\n");
-        const char *argv[16];
-        size_t n = 0;
         struct h_result r;
 
-        if (nonetfilter)
-                argv[n++] = h_nonetfilter();
-        argv[n++] = h_caisson();
-        argv[n++] = "run";
-        argv[n++] = "--policy";
-        argv[n++] = pol;
-        argv[n++] = "--workdir";
-        argv[n++] = wd;
-        argv[n++] = "--";
-        argv[n++] = probe;
-        argv[n++] = "touch";
-        argv[n++] = marker;
-        argv[n] = NULL;
-        h_run(argv, NULL, &r);
+        run_touch(nonetfilter ? h_nonetfilter() : NULL, pol, wd, probe, marker, &r);
         cr_expect_eq(r.code, want, "%s: exit %d: %s", nonetfilter ? "no netfilter" : "control",
                      r.code, r.err);
         cr_expect_eq(h_exists(marker), want_ran, "the agent %s", want_ran ? "did not run" : "ran");
