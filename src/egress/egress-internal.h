@@ -21,6 +21,7 @@
 #define EGRESS_MAX_DNS_TCP 64          /* DNS-over-TCP clients at once */
 #define EGRESS_MAX_RESOLVED 4096       /* (address, name) pairs the relay may match */
 #define EGRESS_MAX_HOST_ADDRS 64
+#define RELAY_ACCEPT_BATCH 64          /* connections identified in one walk of /proc */
 #define EGRESS_DNS_TIMEOUT_USEC (2 * 1000000ULL)
 #define EGRESS_SNIFF_TIMEOUT_USEC (5 * 1000000ULL)
 #define EGRESS_CONNECT_TIMEOUT_USEC (10 * 1000000ULL)
@@ -153,12 +154,19 @@ struct egress {
         struct dns_pending pending[EGRESS_MAX_PENDING];
         struct dns_tcp_client *dns_clients[EGRESS_MAX_DNS_TCP];
         struct resolved *resolved;      /* EGRESS_MAX_RESOLVED */
+        size_t n_resolved;              /* slots ever used: [0, n_resolved) */
 
         size_t n_conns, max_conns;      /* max_conns: EGRESS_MAX_CONNS or what the fd limit
                                          * leaves room for (egress_fd_budget) */
         struct conn *conns;             /* live connections */
         struct conn *dead;              /* freed after the epoll batch */
         pid_t *id_pids;                 /* identity: the sandbox's pids at the last lookup */
+        int procs_fd;                   /* the sandbox cgroup's cgroup.procs, kept open */
+        struct identity_query *id_queries; /* RELAY_ACCEPT_BATCH, for relay_accept() */
+        int pipes[128][2];              /* empty relay pipes, reused (64 connections' worth) */
+        struct identity *id;            /* scratch for relay_accept() */
+        uint32_t diag_seq;
+        size_t n_pipes;
         size_t n_id_pids;
         struct exe_hash hashes[64];
         size_t next_hash;
@@ -169,8 +177,8 @@ struct egress {
 /* Each relayed connection holds this many fds: client, upstream, two pipes. */
 #define EGRESS_FDS_PER_CONN 6
 /* fds kept for everything else: DNS-over-TCP clients, one upstream socket per pending
- * query, and the supervisor's own files. */
-#define EGRESS_FD_RESERVE (EGRESS_MAX_DNS_TCP + EGRESS_MAX_PENDING + 256)
+ * query, the supervisor's own files and the relay's spare pipes. */
+#define EGRESS_FD_RESERVE (EGRESS_MAX_DNS_TCP + EGRESS_MAX_PENDING + 256 + 2 * 128)
 
 uint64_t egress_now(void);
 int egress_watch_add(struct egress *e, struct watch *w, uint32_t events);
@@ -201,6 +209,7 @@ void relay_event(struct egress *e, struct conn *c, bool upstream, uint32_t event
 void relay_tick(struct egress *e, uint64_t now);
 void relay_reap(struct egress *e);
 void relay_free_all(struct egress *e);
+void relay_free_pipes(struct egress *e);
 
 /* identity.c */
 struct identity {
@@ -211,12 +220,21 @@ struct identity {
         char sha256[65];
 };
 #define IDENTITY_MAX_HOLDERS 16
-/* Every process of the sandbox that holds the client end of the connection (local = the
- * client's address, remote = the original destination), in holders[0..*n_ret). 0; -ESRCH
- * when none could be found; -E2BIG when more than max hold it. */
-int identity_holders(struct egress *e, int family, const struct sockaddr *client,
-                     const uint8_t *dst, uint16_t dport, pid_t *holders, size_t max,
-                     size_t *n_ret);
+/* One relayed connection to identify: the client end's address (local = client, remote =
+ * the original destination). */
+struct identity_query {
+        int family;
+        struct sockaddr_storage client;
+        uint8_t dst[16];
+        uint16_t dport;
+        ino_t ino;                      /* the client socket, from sock_diag */
+        pid_t holders[IDENTITY_MAX_HOLDERS];
+        size_t n_holders;
+        int r;                          /* 0; -ESRCH none found; -E2BIG too many holders */
+};
+/* Every process of the sandbox that holds the client end of each connection in q[0..n),
+ * found in one walk of the sandbox's processes. */
+void identity_holders(struct egress *e, struct identity_query *q, size_t n);
 /* One holder's executable, its hash and its ancestors (after identity_holders()). 0, or
  * -ESRCH when it exited meanwhile or its executable was deleted. */
 int identity_of(struct egress *e, pid_t pid, struct identity *ret);

@@ -110,18 +110,21 @@ void egress_resolved_add(struct egress *e, int family, const uint8_t *addr, uint
         uint64_t now = egress_now(), exp = now + (uint64_t) ttl * 1000000ULL + e->cfg.dns_grace_usec;
         struct resolved *r = e->resolved;
 
-        for (size_t i = 0; i < EGRESS_MAX_RESOLVED; i++) {
+        /* Slots fill from the start and are never emptied, only reused: nothing beyond
+         * n_resolved is in use, and the relay's lookups stop there. */
+        for (size_t i = 0; i < e->n_resolved; i++) {
                 if (r[i].family == family && memcmp(r[i].addr, addr, alen) == 0 &&
                     streq(r[i].name, name)) {
                         if (exp > r[i].expiry)
                                 r[i].expiry = exp;
                         return;
                 }
-                /* A free slot, else an expired one, else the one that expires first. */
-                if (r[victim].family != 0 &&
-                    (r[i].family == 0 || r[i].expiry < r[victim].expiry))
+                /* A free slot, else the one that expires (or expired) first. */
+                if (r[i].expiry < r[victim].expiry)
                         victim = i;
         }
+        if (e->n_resolved < EGRESS_MAX_RESOLVED)
+                victim = e->n_resolved++;
         r[victim] = (struct resolved) { .family = family, .expiry = exp };
         memcpy(r[victim].addr, addr, alen);
         (void) snprintf(r[victim].name, sizeof r[victim].name, "%s", name);
@@ -132,7 +135,7 @@ size_t egress_resolved_names(struct egress *e, int family, const uint8_t *addr,
         size_t alen = family == AF_INET ? 4 : 16, n = 0;
         uint64_t now = egress_now();
 
-        for (size_t i = 0; i < EGRESS_MAX_RESOLVED && n < max; i++) {
+        for (size_t i = 0; i < e->n_resolved && n < max; i++) {
                 struct resolved *r = &e->resolved[i];
 
                 if (r->family == family && (r->expiry > now) != expired &&
@@ -352,12 +355,15 @@ static struct egress *egress_new(const struct egress_config *cfg) {
         if (!e)
                 return NULL;
         e->resolved = calloc(EGRESS_MAX_RESOLVED, sizeof *e->resolved);
-        if (!e->resolved) {
+        e->id_queries = calloc(RELAY_ACCEPT_BATCH, sizeof *e->id_queries);
+        if (!e->resolved || !e->id_queries) {
+                free(e->resolved);
+                free(e->id_queries);
                 free(e);
                 return NULL;
         }
         e->cfg = *cfg;
-        e->epoll_fd = e->stop_fd = e->timer_fd = e->nflog_fd = e->diag_fd = -1;
+        e->epoll_fd = e->stop_fd = e->timer_fd = e->nflog_fd = e->diag_fd = e->procs_fd = -1;
         e->sha.alg_fd = -1;
         e->w_stop.fd = e->w_timer.fd = e->w_nflog.fd = e->up_udp.fd = -1;
         for (int i = 0; i < 2; i++)
@@ -387,6 +393,7 @@ void egress_free(struct egress *e) {
         safe_close(e->up_udp.fd);
         safe_close(e->nflog_fd);
         safe_close(e->diag_fd);
+        safe_close(e->procs_fd);
         sha256_engine_close(&e->sha);
         /* Closing a netfilter netlink socket waits for nf_tables' pending transaction
          * cleanup, an RCU grace period after our commit (~7 ms measured under load): closed
@@ -397,6 +404,8 @@ void egress_free(struct egress *e) {
         safe_close(e->stop_fd);
         safe_close(e->epoll_fd);
         free(e->id_pids);
+        free(e->id_queries);
+        free(e->id);
         free(e->resolved);
         free(e);
 }

@@ -34,7 +34,7 @@ static int diag_inode(struct egress *e, int family, const struct sockaddr *clien
                 struct inet_diag_req_v2 r;
         } req = {
                 .nlh = { .nlmsg_len = sizeof req, .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-                         .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1 },
+                         .nlmsg_flags = NLM_F_REQUEST },
                 .r = { .sdiag_family = (uint8_t) family, .sdiag_protocol = IPPROTO_TCP,
                        .idiag_states = ~0U,
                        .id.idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } },
@@ -61,17 +61,20 @@ static int diag_inode(struct egress *e, int family, const struct sockaddr *clien
                 memcpy(req.r.id.idiag_dst, dst, 16);
         }
         req.r.id.idiag_dport = htons(dport);
-        /* Drain anything stale, then ask: netlink answers within sendmsg(). */
-        while (recv(e->diag_fd, &buf, sizeof buf, MSG_DONTWAIT) > 0)
-                ;
+        /* Netlink answers within sendmsg(); an answer to an earlier request (whose reading
+         * failed) has another sequence number and is skipped. */
+        req.nlh.nlmsg_seq = ++e->diag_seq;
         if (send(e->diag_fd, &req, sizeof req, 0) < 0)
                 return -errno;
+again:
         n = recv(e->diag_fd, &buf, sizeof buf, MSG_DONTWAIT);
         if (n < 0)
                 return -errno;
         for (struct nlmsghdr *h = &buf.h; NLMSG_OK(h, (size_t) n); h = NLMSG_NEXT(h, n)) {
                 const struct inet_diag_msg *m;
 
+                if (h->nlmsg_seq != e->diag_seq)
+                        goto again;
                 if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE)
                         return -ESRCH;
                 if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof *m))
@@ -85,23 +88,42 @@ static int diag_inode(struct egress *e, int family, const struct sockaddr *clien
         return -ESRCH;
 }
 
+/* Appends the pids in text[0..len) to pids; a number cut at the end is left in *carry. */
+static size_t parse_pids(const char *text, size_t len, long *carry, pid_t *pids, size_t n,
+                         size_t max) {
+        for (size_t i = 0; i < len && n < max; i++) {
+                if (text[i] >= '0' && text[i] <= '9') {
+                        *carry = *carry * 10 + (text[i] - '0');
+                        continue;
+                }
+                if (*carry > 0 && *carry <= INT32_MAX)
+                        pids[n++] = (pid_t) *carry;
+                *carry = 0;
+        }
+        return n;
+}
+
 /* The sandbox's pids (host pid namespace). */
 static size_t sandbox_pids(struct egress *e, pid_t *pids, size_t max) {
         size_t n = 0;
 
         if (e->cfg.cgroup_fd >= 0) {
-                int fd = openat(e->cfg.cgroup_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
-                FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
-                long v;
+                char buf[16384];
+                long carry = 0;
+                ssize_t k;
 
-                if (f) {
-                        while (n < max && fscanf(f, "%ld", &v) == 1)
-                                if (v > 0)
-                                        pids[n++] = (pid_t) v;
-                        fclose(f);
-                        return n;
+                /* Opened once: a read from offset 0 lists the cgroup's processes as they
+                 * are now. */
+                if (e->procs_fd < 0)
+                        e->procs_fd = openat(e->cfg.cgroup_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+                if (e->procs_fd >= 0 && lseek(e->procs_fd, 0, SEEK_SET) == 0) {
+                        while (n < max && (k = read(e->procs_fd, buf, sizeof buf)) > 0)
+                                n = parse_pids(buf, (size_t) k, &carry, pids, n, max);
+                        if (k == 0)
+                                return parse_pids("\n", 1, &carry, pids, n, max);
                 }
-                safe_close(fd);
+                /* Unreadable: no holder found, the caller denies. */
+                return 0;
         }
         /* No cgroup: every process whose netns is the sandbox's. */
         {
@@ -126,29 +148,49 @@ static size_t sandbox_pids(struct egress *e, pid_t *pids, size_t max) {
         return n;
 }
 
-static bool pid_has_socket(pid_t pid, const char *want) {
+/* Every fd of pid that is a socket in q[0..n): its holders get pid. */
+static void pid_sockets(pid_t pid, struct identity_query *q, size_t n) {
         char path[64], link[64];
         DIR *d;
         struct dirent *de;
-        bool found = false;
 
         (void) snprintf(path, sizeof path, "/proc/%d/fd", (int) pid);
         d = opendir(path);
         if (!d)
-                return false;
-        while (!found && (de = readdir(d))) {
-                ssize_t n;
+                return;
+        while ((de = readdir(d))) {
+                unsigned long ino;
+                char *end;
+                ssize_t k;
 
                 if (de->d_name[0] == '.')
                         continue;
-                n = readlinkat(dirfd(d), de->d_name, link, sizeof link - 1);
-                if (n <= 0)
+                k = readlinkat(dirfd(d), de->d_name, link, sizeof link - 1);
+                if (k <= 9)
                         continue;
-                link[n] = 0;
-                found = streq(link, want);
+                link[k] = 0;
+                if (strncmp(link, "socket:[", 8) != 0)
+                        continue;
+                ino = strtoul(link + 8, &end, 10);
+                if (*end != ']')
+                        continue;
+                for (size_t i = 0; i < n; i++) {
+                        struct identity_query *x = &q[i];
+
+                        if (x->r != 0 || x->ino != (ino_t) ino)
+                                continue;
+                        /* One fd is enough: dup()s of the socket in the same process add
+                         * nothing. */
+                        if (x->n_holders > 0 && x->holders[x->n_holders - 1] == pid)
+                                break;
+                        if (x->n_holders == IDENTITY_MAX_HOLDERS)
+                                x->r = -E2BIG;
+                        else
+                                x->holders[x->n_holders++] = pid;
+                        break;
+                }
         }
         closedir(d);
-        return found;
 }
 
 static pid_t parent_of(pid_t pid) {
@@ -185,21 +227,24 @@ static void hash_exe(struct egress *e, pid_t pid, char hex[65]) {
         if (!sha256_engine_name(&e->sha))
                 return;
         (void) snprintf(path, sizeof path, "/proc/%d/exe", (int) pid);
+        /* Cached by (dev, ino, mtime): a binary rewritten in place gets a new mtime. A stat
+         * finds it; only a miss opens and hashes the file (and checks what it opened). */
+        if (stat(path, &st) < 0)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(e->hashes); i++) {
+                h = &e->hashes[i];
+                if (h->hex[0] && h->dev == st.st_dev && h->ino == st.st_ino &&
+                    h->mtime_sec == st.st_mtim.tv_sec && h->mtime_nsec == st.st_mtim.tv_nsec) {
+                        memcpy(hex, h->hex, 65);
+                        return;
+                }
+        }
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return;
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
             (unsigned long long) st.st_size > IDENTITY_HASH_MAX_BYTES)
                 goto out;
-        /* Cached by (dev, ino, mtime): a binary rewritten in place gets a new mtime. */
-        for (size_t i = 0; i < ELEMENTSOF(e->hashes); i++) {
-                h = &e->hashes[i];
-                if (h->hex[0] && h->dev == st.st_dev && h->ino == st.st_ino &&
-                    h->mtime_sec == st.st_mtim.tv_sec && h->mtime_nsec == st.st_mtim.tv_nsec) {
-                        memcpy(hex, h->hex, 65);
-                        goto out;
-                }
-        }
         if (sha256_fd(&e->sha, fd, (uint64_t) st.st_size, md) < 0)
                 goto out;
         for (size_t i = 0; i < 32; i++)
@@ -227,23 +272,24 @@ static bool read_exe(pid_t pid, char out[4096]) {
         return !(n > 10 && streq(out + n - 10, " (deleted)"));
 }
 
-int identity_holders(struct egress *e, int family, const struct sockaddr *client,
-                     const uint8_t *dst, uint16_t dport, pid_t *holders, size_t max,
-                     size_t *n_ret) {
-        char want[64];
-        ino_t ino;
-        size_t n = 0;
-        int r;
+void identity_holders(struct egress *e, struct identity_query *q, size_t n) {
+        size_t live = 0;
 
-        *n_ret = 0;
-        r = diag_inode(e, family, client, dst, dport, &ino);
-        if (r < 0)
-                return r;
-        (void) snprintf(want, sizeof want, "socket:[%lu]", (unsigned long) ino);
+        for (size_t i = 0; i < n; i++) {
+                q[i].n_holders = 0;
+                q[i].r = diag_inode(e, q[i].family, (const struct sockaddr *) &q[i].client,
+                                    q[i].dst, q[i].dport, &q[i].ino);
+                live += q[i].r == 0;
+        }
+        if (live == 0)
+                return;
         if (!e->id_pids) {
                 e->id_pids = malloc(IDENTITY_MAX_PIDS * sizeof *e->id_pids);
-                if (!e->id_pids)
-                        return -ENOMEM;
+                if (!e->id_pids) {
+                        for (size_t i = 0; i < n; i++)
+                                q[i].r = q[i].r ?: -ENOMEM;
+                        return;
+                }
         }
         e->n_id_pids = sandbox_pids(e, e->id_pids, IDENTITY_MAX_PIDS);
         /* Every holder, not the first found: a socket fd is shared by fork (inherited fds)
@@ -251,19 +297,15 @@ int identity_holders(struct egress *e, int family, const struct sockaddr *client
          * socket its own python connects and sends on. Stopping at the first holder (or
          * trying the last owner first) let the lookup land on curl. The caller requires
          * every holder to be allowed. caisson's own init is a holder like any other: it
-         * holds no relayed socket of its own. */
+         * holds no relayed socket of its own. One walk serves every connection accepted
+         * in the same batch: each was connected before the walk began. */
         for (size_t i = 0; i < e->n_id_pids; i++)
-                if (pid_has_socket(e->id_pids[i], want)) {
-                        if (n == max)
-                                return -E2BIG;
-                        holders[n++] = e->id_pids[i];
-                }
+                pid_sockets(e->id_pids[i], q, n);
         /* No holder: the client exited (or hid the fd in flight) before the scan. Never
          * guess: the caller denies. */
-        if (n == 0)
-                return -ESRCH;
-        *n_ret = n;
-        return 0;
+        for (size_t i = 0; i < n; i++)
+                if (q[i].r == 0 && q[i].n_holders == 0)
+                        q[i].r = -ESRCH;
 }
 
 int identity_of(struct egress *e, pid_t owner, struct identity *ret) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,6 +64,36 @@ static void conn_event(struct egress *e, const struct conn *c, enum egress_event
         egress_emit(e, &ev);
 }
 
+/* Empty pipes are kept for the next connections: two pipe2() and four close() less each. */
+static void pipe_put(struct egress *e, int p[2]) {
+        int queued = -1;
+
+        if (p[0] >= 0 && e->n_pipes < ELEMENTSOF(e->pipes) &&
+            ioctl(p[0], FIONREAD, &queued) == 0 && queued == 0) {
+                memcpy(e->pipes[e->n_pipes++], p, sizeof e->pipes[0]);
+                p[0] = p[1] = -1;
+                return;
+        }
+        p[0] = safe_close(p[0]);
+        p[1] = safe_close(p[1]);
+}
+
+static int pipe_get(struct egress *e, int p[2]) {
+        if (e->n_pipes > 0) {
+                memcpy(p, e->pipes[--e->n_pipes], sizeof e->pipes[0]);
+                return 0;
+        }
+        return pipe2(p, O_CLOEXEC | O_NONBLOCK);
+}
+
+void relay_free_pipes(struct egress *e) {
+        while (e->n_pipes > 0) {
+                e->n_pipes--;
+                safe_close(e->pipes[e->n_pipes][0]);
+                safe_close(e->pipes[e->n_pipes][1]);
+        }
+}
+
 static void conn_close(struct egress *e, struct conn *c, bool rst) {
         if (c->dead)
                 return;
@@ -76,10 +107,8 @@ static void conn_close(struct egress *e, struct conn *c, bool rst) {
                 safe_close(c->wu.fd);
         }
         c->wc.fd = c->wu.fd = -1;
-        for (int i = 0; i < 2; i++) {
-                c->c2u.pipe[i] = safe_close(c->c2u.pipe[i]);
-                c->u2c.pipe[i] = safe_close(c->u2c.pipe[i]);
-        }
+        pipe_put(e, c->c2u.pipe);
+        pipe_put(e, c->u2c.pipe);
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -112,6 +141,7 @@ void relay_free_all(struct egress *e) {
         while (e->conns)
                 conn_close(e, e->conns, true);
         relay_reap(e);
+        relay_free_pipes(e);
 }
 
 /* --- relaying --- */
@@ -184,8 +214,7 @@ static void start_relay(struct egress *e, struct conn *c) {
         struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                                   .data.ptr = &c->wc };
 
-        if (pipe2(c->c2u.pipe, O_CLOEXEC | O_NONBLOCK) < 0 ||
-            pipe2(c->u2c.pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        if (pipe_get(e, c->c2u.pipe) < 0 || pipe_get(e, c->u2c.pipe) < 0) {
                 conn_deny(e, c, CAISSON_REASON_INTERNAL, "no pipe for the relay");
                 return;
         }
@@ -410,10 +439,8 @@ static void decide(struct egress *e, const struct conn *c, const struct identity
         }
 }
 
-static void conn_new(struct egress *e, int fd, const struct sockaddr_storage *peer, int family) {
-        struct identity *id = NULL;
-        pid_t holders[IDENTITY_MAX_HOLDERS];
-        size_t n_holders = 0;
+/* A new connection: its state and original destination. NULL when refused already. */
+static struct conn *conn_open(struct egress *e, int fd, int family) {
         struct conn *c;
         union {
                 struct sockaddr_in in;
@@ -425,7 +452,7 @@ static void conn_new(struct egress *e, int fd, const struct sockaddr_storage *pe
         c = calloc(1, sizeof *c);
         if (!c) {
                 rst_close(fd);
-                return;
+                return NULL;
         }
         c->wc = (struct watch) { .kind = WATCH_CONN_CLIENT, .obj = c, .fd = fd };
         c->wu = (struct watch) { .kind = WATCH_CONN_UPSTREAM, .obj = c, .fd = -1 };
@@ -441,7 +468,7 @@ static void conn_new(struct egress *e, int fd, const struct sockaddr_storage *pe
                                 getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &od, &ol);
         if (r < 0) {
                 conn_deny(e, c, CAISSON_REASON_INTERNAL, "no original destination");
-                return;
+                return NULL;
         }
         if (family == AF_INET) {
                 memcpy(c->dst, &od.in.sin_addr, 4);
@@ -450,18 +477,18 @@ static void conn_new(struct egress *e, int fd, const struct sockaddr_storage *pe
                 memcpy(c->dst, &od.in6.sin6_addr, 16);
                 c->dport = ntohs(od.in6.sin6_port);
         }
+        return c;
+}
 
-        id = malloc(sizeof *id);
-        if (!id) {
-                conn_deny(e, c, CAISSON_REASON_NO_MEMORY, "no memory for the identity");
-                return;
-        }
+/* The decision for c, whose holders q found, and what follows from it. */
+static void conn_decide(struct egress *e, struct conn *c, const struct identity_query *q,
+                        struct identity *id) {
+        const pid_t *holders = q->holders;
+        size_t n_holders = q->r == 0 ? q->n_holders : 0;
+
         /* Every process that holds the client socket must be allowed, with the same name
          * to check: any of them may write to it. None found (it exited before the scan),
          * too many, or one whose executable cannot be read: unknown, denied. */
-        if (identity_holders(e, family, (const struct sockaddr *) peer, c->dst, c->dport,
-                             holders, ELEMENTSOF(holders), &n_holders) < 0)
-                n_holders = 0;
         for (size_t i = 0; i == 0 || i < n_holders; i++) {
                 struct egress_decision d;
                 char host[DNS_MAX_NAME + 1] = "";
@@ -503,7 +530,6 @@ static void conn_new(struct egress *e, int fd, const struct sockaddr_storage *pe
                         break;
         }
         c->d.matched_path = NULL;       /* pointed into id */
-        free(id);
 
         if (!c->d.allow) {
                 enum caisson_reason reason = c->d.reason;
@@ -527,30 +553,58 @@ static void conn_new(struct egress *e, int fd, const struct sockaddr_storage *pe
         sniff_step(e, c, false);
 }
 
+/* Connections are accepted in batches: the walk of the sandbox's processes that finds who
+ * holds each client socket costs about as much for one socket as for all of a batch. */
 void relay_accept(struct egress *e, struct watch *w) {
         int family = w == &e->relay[1] ? AF_INET6 : AF_INET;
+        struct identity_query *q = e->id_queries;
+        struct conn *batch[RELAY_ACCEPT_BATCH];
 
-        for (int i = 0; i < 256; i++) {
-                struct sockaddr_storage peer;
-                socklen_t pl = sizeof peer;
-                int fd = accept4(w->fd, (struct sockaddr *) &peer, &pl,
-                                 SOCK_CLOEXEC | SOCK_NONBLOCK);
+        for (int round = 0; round < 4; round++) {
+                size_t n = 0;
 
-                if (fd < 0)
-                        return;
-                if (e->n_conns >= e->max_conns) {
-                        /* Bounded: refused at once, like any refusal, never queued. */
-                        struct egress_event ev = {
-                                .kind = EGRESS_EV_DENIED, .reason = CAISSON_REASON_INTERNAL,
-                                .protocol = "tcp", .assurance = "unknown",
-                                .detail = "too many relayed connections",
-                        };
+                while (n < RELAY_ACCEPT_BATCH) {
+                        socklen_t pl = sizeof q[n].client;
+                        int fd = accept4(w->fd, (struct sockaddr *) &q[n].client, &pl,
+                                         SOCK_CLOEXEC | SOCK_NONBLOCK);
+                        struct conn *c;
 
-                        rst_close(fd);
-                        egress_emit(e, &ev);
-                        continue;
+                        if (fd < 0)
+                                break;
+                        if (e->n_conns >= e->max_conns) {
+                                /* Bounded: refused at once, like any refusal, never queued. */
+                                struct egress_event ev = {
+                                        .kind = EGRESS_EV_DENIED, .reason = CAISSON_REASON_INTERNAL,
+                                        .protocol = "tcp", .assurance = "unknown",
+                                        .detail = "too many relayed connections",
+                                };
+
+                                rst_close(fd);
+                                egress_emit(e, &ev);
+                                continue;
+                        }
+                        c = conn_open(e, fd, family);
+                        if (!c)
+                                continue;
+                        q[n].family = family;
+                        memcpy(q[n].dst, c->dst, sizeof q[n].dst);
+                        q[n].dport = c->dport;
+                        batch[n++] = c;
                 }
-                conn_new(e, fd, &peer, family);
+                if (n == 0)
+                        return;
+                identity_holders(e, q, n);
+                if (!e->id)
+                        e->id = malloc(sizeof *e->id);
+                for (size_t i = 0; i < n; i++) {
+                        if (!e->id)
+                                conn_deny(e, batch[i], CAISSON_REASON_NO_MEMORY,
+                                          "no memory for the identity");
+                        else
+                                conn_decide(e, batch[i], &q[i], e->id);
+                }
+                if (n < RELAY_ACCEPT_BATCH)
+                        return;
         }
 }
 

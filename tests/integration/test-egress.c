@@ -11,7 +11,11 @@
  * the same probe under a policy that allows it. Until caisson has egress (its run refuses
  * --allow as "not available yet"), the tests that need it skip with that message. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -813,6 +817,113 @@ Test(egress, binaries_allow_curl_refuse_python) {
                    N(py));
         expect_ok(&py[0]);
         cr_expect(netlab_log_has(lab, "http", "ua=Python-urllib"));
+        netlab_stop(lab);
+}
+
+/* Holds the supervisor (SIGSTOP: its relay cannot accept) while the sandbox's clients
+ * connect, so that their connections wait in the relay's backlog and are accepted, and
+ * identified, in one batch. The script says "ready" and "launched" through files in the
+ * workdir; the supervisor is the caisson process in the lab host netns. */
+struct hold {
+        const char *wd;
+        unsigned long netns;
+        bool held;
+};
+
+static bool wait_file(const char *dir, const char *name, int tenths) {
+        char *p = fmt("%s/%s", dir, name);
+        bool ok = false;
+
+        for (int i = 0; i < tenths && !ok; i++) {
+                ok = access(p, F_OK) == 0;
+                if (!ok)
+                        usleep(100000);
+        }
+        free(p);
+        return ok;
+}
+
+static pid_t supervisor_in(unsigned long netns) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        pid_t found = 0;
+
+        while (d && !found && (de = readdir(d))) {
+                char path[64], cmd[256] = "";
+                struct stat st;
+                long pid = strtol(de->d_name, NULL, 10);
+                FILE *f;
+
+                if (pid <= 0)
+                        continue;
+                (void) snprintf(path, sizeof path, "/proc/%ld/ns/net", pid);
+                if (stat(path, &st) < 0 || st.st_ino != netns)
+                        continue;
+                (void) snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+                fclose(f);
+                /* argv[0] is the caisson binary, argv[1] "run". */
+                if (n > 0 && strstr(cmd, "caisson") && strcmp(cmd + strlen(cmd) + 1, "run") == 0)
+                        found = (pid_t) pid;
+        }
+        if (d)
+                closedir(d);
+        return found;
+}
+
+static void *hold_supervisor(void *userdata) {
+        struct hold *h = userdata;
+        pid_t sup;
+        char *p;
+
+        if (!wait_file(h->wd, "ready", 300) || (sup = supervisor_in(h->netns)) <= 0)
+                return NULL;
+        if (kill(sup, SIGSTOP) == 0) {
+                h->held = true;
+                p = fmt("%s/stopped", h->wd);
+                close(open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+                free(p);
+                (void) wait_file(h->wd, "launched", 100);
+                (void) kill(sup, SIGCONT);
+        }
+        return NULL;
+}
+
+/* Connections accepted together are identified in one walk of the sandbox's processes:
+ * each still gets its own client's verdict. curl (allowed) and python (refused) connect to
+ * the same endpoint while the relay is held, so the relay takes them in one batch; only
+ * curl's requests reach the server. */
+Test(egress, concurrent_clients_each_decided) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        struct hold h = { .wd = wd, .netns = netlab_ns_inode(lab, NETLAB_HOST) };
+        char *script = fmt("sh: touch %s/ready; i=0; while [ ! -e %s/stopped ] && [ $i -lt 300 ]; "
+                           "do sleep 0.1; i=$((i+1)); done; (for i in 1 2 3 4 5; do c "
+                           "http://allowed.lab.test/ >/tmp/c.$i & done; $P concurrent "
+                           "allowed.lab.test 80 20 allowed.lab.test >/tmp/py & for i in 6 7 8 9 "
+                           "10; do c http://allowed.lab.test/ >/tmp/c.$i & done; sleep 1.5; "
+                           "touch %s/launched; wait); echo curl-ok=$(cat /tmp/c.* | grep -c '^ok') "
+                           "py=$(cut -d' ' -f1 /tmp/py)", wd, wd, wd);
+        struct probe p[] = { { "mixed", script } };
+        pthread_t t;
+
+        require_egress(lab, wd);
+        cr_assert_eq(pthread_create(&t, NULL, hold_supervisor, &h), 0);
+        in_sandbox(lab, wd, POL(wd, entry("web", "allowed.lab.test", 80, "/usr/bin/curl")), p,
+                   N(p));
+        pthread_join(t, NULL);
+        cr_expect(h.held, "the supervisor was never held: the batch was not tested");
+        cr_expect(strstr(p[0].line, "curl-ok=10 py=fail"), "want every curl through and python "
+                  "refused: %s\ndecisions:\n%s", p[0].line, last_events ?: "");
+        cr_expect_eq(count_in(netlab_log(lab, "http"), "host=allowed.lab.test"), 10, "%s",
+                     netlab_log(lab, "http"));
+        cr_expect_geq(count_in(last_events ?: "", "\"event\":\"egress.allowed\""), 10);
+        cr_expect(event_has(last_events, "egress.denied", "egress_binary_mismatch", "python3"),
+                  "%s", last_events ?: "");
+        free(script);
         netlab_stop(lab);
 }
 
