@@ -25,7 +25,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 if command -v clang >/dev/null; then
         [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true \
                 -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
-        ninja -C build-fuzz tests/fuzz/fuzz-policy tests/fuzz/fuzz-sniff tests/fuzz/fuzz-dns \
+        ninja -C build-fuzz tests/fuzz/fuzz-policy tests/fuzz/fuzz-sniff tests/fuzz/fuzz-http tests/fuzz/fuzz-dns \
                 tests/fuzz/fuzz-nflog
         for t in build-fuzz/tests/fuzz/fuzz-*; do
                 [ -f "$t" ] && [ -x "$t" ] || continue # skip the .p object directories

@@ -11,6 +11,7 @@
 
 #include "egress/dns.h"
 #include "egress/egress.h"
+#include "egress/http.h"
 #include "egress/sha256.h"
 #include "egress/sniff.h"
 #include "policy/policy-egress.h"
@@ -102,6 +103,16 @@ struct half {
         bool eof, shut;                 /* read EOF / shutdown(SHUT_WR) sent to the sink */
 };
 
+/* A plain-HTTP connection allowed for one name: the client's bytes go through here instead
+ * of the splice, so every request on it has its Host checked (http.h). */
+struct http_conn {
+        struct http_framer f;
+        size_t len;                     /* client bytes in buf */
+        size_t ok;                      /* of them, checked and not yet written upstream */
+        bool eof;
+        unsigned char buf[2 * HTTP_MAX_HEAD];
+};
+
 struct conn {
         struct watch wc, wu;            /* client and upstream fds */
         enum conn_state state;
@@ -117,6 +128,7 @@ struct conn {
         char host[DNS_MAX_NAME + 1];
         const char *mark;               /* how the name check ended, for the event detail */
         uint8_t *peek;                  /* the client's first bytes, forwarded first */
+        struct http_conn *http;         /* plain HTTP by name: every request checked */
         size_t peek_len, peek_off;
         bool late_sniff;                /* relaying server→client while the client's first
                                          * bytes are still to be name-checked */

@@ -133,6 +133,7 @@ void relay_reap(struct egress *e) {
 
                 e->dead = c->next_dead;
                 free(c->peek);
+                free(c->http);
                 free(c);
         }
 }
@@ -184,6 +185,94 @@ static int half_pump(struct half *h, int src, int dst) {
         }
 }
 
+/* The client's bytes of a plain-HTTP connection: written upstream only once the framer has
+ * checked them, each request head's Host against the allowed name. -1: the connection is
+ * gone (refused or broken). */
+static int http_pump(struct egress *e, struct conn *c) {
+        struct http_conn *h = c->http;
+
+        for (;;) {
+                char name[SNIFF_MAX_NAME + 1], detail[SNIFF_MAX_NAME * 2 + 160];
+                enum http_frame_result r;
+                const char *why;
+                size_t used;
+                ssize_t n;
+
+                while (h->ok > 0) {
+                        n = write(c->wu.fd, h->buf, h->ok);
+                        if (n < 0) {
+                                if (errno == EAGAIN || errno == EINTR)
+                                        return 0;
+                                conn_close(e, c, true);
+                                return -1;
+                        }
+                        memmove(h->buf, h->buf + n, h->len - (size_t) n);
+                        h->len -= (size_t) n;
+                        h->ok -= (size_t) n;
+                }
+                if (h->len > h->ok) {
+                        r = http_frame(&h->f, h->buf + h->ok, h->len - h->ok, &used, name, &why);
+                        if (r == HTTP_FRAME_BAD) {
+                                (void) snprintf(detail, sizeof detail, "HTTP request %u on this "
+                                                "connection: %s", h->f.requests, why);
+                                conn_deny(e, c, CAISSON_REASON_EGRESS_SNI_MISMATCH, detail);
+                                return -1;
+                        }
+                        if (r == HTTP_FRAME_REQUEST && !sniff_name_equal(name, c->d.by_name)) {
+                                /* A kept-alive connection to a CDN address: the second request
+                                 * may name another of its sites. */
+                                (void) snprintf(detail, sizeof detail, "HTTP request %u on this "
+                                                "connection names '%s', allowed for '%s'",
+                                                h->f.requests, name, c->d.by_name);
+                                conn_deny(e, c, CAISSON_REASON_EGRESS_SNI_MISMATCH, detail);
+                                return -1;
+                        }
+                        if (r == HTTP_FRAME_REQUEST || used > 0) {
+                                h->ok += used;
+                                continue;
+                        }
+                }
+                /* Held while an Upgrade waits for the server's answer. */
+                if (h->f.state == HTTP_UPGRADE_WAIT)
+                        return 0;
+                if (h->eof) {
+                        /* Bytes of an unfinished request head never go on. */
+                        if (!c->c2u.shut) {
+                                (void) shutdown(c->wu.fd, SHUT_WR);
+                                c->c2u.shut = c->c2u.eof = true;
+                        }
+                        return 0;
+                }
+                /* Full only with a head the framer has refused already; never read 0 bytes
+                 * and take that for the end. */
+                if (h->len == sizeof h->buf)
+                        return 0;
+                n = read(c->wc.fd, h->buf + h->len, sizeof h->buf - h->len);
+                if (n == 0)
+                        h->eof = true;
+                else if (n > 0)
+                        h->len += (size_t) n;
+                else if (errno == EAGAIN || errno == EINTR)
+                        return 0;
+                else {
+                        conn_close(e, c, true);
+                        return -1;
+                }
+        }
+}
+
+/* After an Upgrade request: the server's status line, read without taking it. */
+static void http_upgrade_answer(struct conn *c) {
+        unsigned char b[1024];
+        ssize_t n = recv(c->wu.fd, b, sizeof b, MSG_PEEK | MSG_DONTWAIT);
+
+        if (n < 0)
+                return;
+        /* No status line in 1 KiB, or the server closed: not upgraded, framing goes on. */
+        if (!http_frame_response(&c->http->f, b, (size_t) n) && (n == 0 || (size_t) n == sizeof b))
+                c->http->f.state = HTTP_HEAD;
+}
+
 static void pump(struct egress *e, struct conn *c) {
         /* The bytes read for the name check go first, in order; none before it is done. */
         while (!c->late_sniff && c->peek_off < c->peek_len) {
@@ -197,8 +286,22 @@ static void pump(struct egress *e, struct conn *c) {
                 }
                 c->peek_off += (size_t) n;
         }
-        if (!c->late_sniff && c->peek_off == c->peek_len &&
-            half_pump(&c->c2u, c->wc.fd, c->wu.fd) < 0) {
+        if (c->http && !c->late_sniff) {
+                /* An answer to an Upgrade releases the client's bytes: framed again here, no
+                 * new event would come for them. */
+                for (int round = 0; round < 2; round++) {
+                        if (c->http->f.state == HTTP_UPGRADE_WAIT)
+                                http_upgrade_answer(c);
+                        if (http_pump(e, c) < 0)
+                                return;
+                        if (c->http->f.state != HTTP_UPGRADE_WAIT)
+                                break;
+                }
+                /* The status line stays for the framer until it has decided. */
+                if (c->http->f.state == HTTP_UPGRADE_WAIT)
+                        return;
+        } else if (!c->late_sniff && c->peek_off == c->peek_len &&
+                   half_pump(&c->c2u, c->wc.fd, c->wu.fd) < 0) {
                 conn_close(e, c, true);
                 return;
         }
@@ -347,6 +450,19 @@ static void sniff_step(struct egress *e, struct conn *c, bool timed_out) {
                         if (!c->late_sniff)
                                 c->mark = r == SNIFF_TLS ? "TLS SNI matches the allowed name" :
                                                            "HTTP Host matches the allowed name";
+                        /* HTTP keeps its connection for more requests: each is checked. The
+                         * bytes read so far are the framer's first. */
+                        if (r == SNIFF_HTTP) {
+                                c->http = calloc(1, sizeof *c->http);
+                                if (!c->http) {
+                                        conn_deny(e, c, CAISSON_REASON_NO_MEMORY,
+                                                  "no memory for the HTTP framing");
+                                        return;
+                                }
+                                memcpy(c->http->buf, c->peek, c->peek_len);
+                                c->http->len = c->peek_len;
+                                c->peek_len = c->peek_off = 0;
+                        }
                         sniff_go(e, c);
                         return;
                 }

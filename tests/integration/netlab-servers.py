@@ -471,6 +471,15 @@ def p_hold(host, port, host_hdr, secs):
         return read_response(s)
 
 
+def p_keepalive(host, port, host1, host2):
+    """Two GETs on one kept-alive connection, with Host HOST1 and then HOST2."""
+    with connect(host, port) as s:
+        s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host1).encode())
+        read_response(s)
+        s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host2).encode())
+        return read_response(s)
+
+
 def p_connect(host, port):
     """A bare TCP connect (the control for listeners that never answer)."""
     with connect(host, port):
@@ -743,7 +752,8 @@ def p_borrow(host, port):
 
 PROBES = {"borrow": p_borrow, "late": p_late, "http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
           "dns": p_dns, "resolve": p_resolve, "tls": p_tls, "halfclose": p_halfclose,
-          "concurrent": p_concurrent, "urllib": p_urllib}
+          "concurrent": p_concurrent, "urllib": p_urllib,
+          "keepalive": p_keepalive}
 
 
 def probe(kind, args):

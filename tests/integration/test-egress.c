@@ -746,6 +746,31 @@ Test(egress, sni_and_host_mismatch_refused) {
         netlab_stop(lab);
 }
 
+/* Plain HTTP keeps a connection for more requests: the second one on a connection allowed
+ * for allowed.lab.test must not reach another site served at the same address. Controls:
+ * two requests for the allowed name get through on one connection, and without caisson the
+ * server answers the second name too. */
+Test(egress, keep_alive_second_request_name_checked) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        struct probe p[] = {
+                { "same", "keepalive allowed.lab.test 80 allowed.lab.test allowed.lab.test" },
+                { "other", "keepalive allowed.lab.test 80 allowed.lab.test cdn.lab.test" },
+        };
+
+        require_egress(lab, wd);
+        in_sandbox(lab, wd, POL(wd, entry("web", "allowed.lab.test", 80, "/**")), p, N(p));
+        expect_ok(&p[0]);
+        expect_refused(&p[1]);
+        cr_expect(!netlab_log_has(lab, "http", "host=cdn.lab.test"), "%s", netlab_log(lab, "http"));
+        cr_expect(event_has(last_events, "egress.denied", "sni_mismatch",
+                            "request 2 on this connection names 'cdn.lab.test'"),
+                  "%s", last_events ?: "");
+        control_ok(lab, "keepalive " NETLAB_WEB " 80 allowed.lab.test cdn.lab.test");
+        cr_expect(netlab_log_has(lab, "http", "host=cdn.lab.test"));
+        netlab_stop(lab);
+}
+
 /* A client that stays silent past the relay's 5 s wait for its first bytes (as for a
  * server-speaks-first protocol) is connected, but its first bytes are still name-checked:
  * waiting must not turn "decided by name" into "decided on the address". */
