@@ -11,6 +11,9 @@
 #   4. DNS gateway queries/s (an allowed name, fresh names under an allowed wildcard, and
 #      refused names), against a small authoritative server in the server netns
 #   5. start-to-exit latency of `caisson run` with a network policy vs bwrap --unshare-all
+#   Sections 1-3 also measure bench/minrelay.c, the least any relay behind an nft redirect
+#   does (accept, SO_ORIGINAL_DST, connect, splice; no identity, policy or name check), with
+#   its client in a third netns "M" whose one nft rule redirects TCP to it: the floor.
 #
 # Topology, built here and removed on every exit path (trap): two network namespaces of
 # the bench's own, "H" (stands for the host: caisson, srt and the plain client run in it, so
@@ -42,6 +45,7 @@ srt_dir=${BENCH_SRT_DIR:-/opt/caisson-bench/srt}
 srv=198.51.100.2
 hns=caisson-bench-h-$$
 sns=caisson-bench-s-$$
+mns=caisson-bench-m-$$
 server_pid=""
 bg_pid=""
 bg_sup=""
@@ -49,13 +53,13 @@ bg_sup=""
 # Every process the bench started runs in one of its two namespaces (the sandboxes' own
 # processes die with their supervisor): ended by pid, then the namespaces and files go.
 cleanup() {
-        for ns in "$hns" "$sns"; do
+        for ns in "$hns" "$sns" "$mns"; do
                 pids=$(ip netns pids "$ns" 2>/dev/null || true)
                 # shellcheck disable=SC2086
                 [ -z "$pids" ] || kill $pids 2>/dev/null || true
         done
         sleep 0.3
-        for ns in "$hns" "$sns"; do
+        for ns in "$hns" "$sns" "$mns"; do
                 pids=$(ip netns pids "$ns" 2>/dev/null || true)
                 # shellcheck disable=SC2086
                 [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
@@ -69,7 +73,7 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 # Namespaces a killed earlier run left behind (their pid is gone).
-for ns in $(ip netns list 2>/dev/null | awk '/^caisson-bench-[hs]-[0-9]+/ { print $1 }'); do
+for ns in $(ip netns list 2>/dev/null | awk '/^caisson-bench-[hsm]-[0-9]+/ { print $1 }'); do
         kill -0 "${ns##*-}" 2>/dev/null || ip netns del "$ns" 2>/dev/null || true
 done
 
@@ -108,7 +112,7 @@ inh() { nsenter --net="/run/netns/$hns" "$@"; }
 
 work=$bench_tmp/work
 mkdir "$work"
-for t in netload netserver dnsload; do
+for t in netload netserver dnsload minrelay; do
         cc -O2 -o "$work/$t" "$bench_repo/bench/$t.c" -lpthread
 done
 chown "$run_uid" "$work"
@@ -120,6 +124,22 @@ until grep -q ready "$bench_tmp/server.out" 2>/dev/null; do
         [ $i -lt 50 ] || { cat "$bench_tmp/server.out" >&2; exit 1; }
         sleep 0.1
 done
+# The floor: netns M, loopback only, every TCP connection redirected to minrelay on
+# 127.0.0.1:15001 there (the one nft rule, loaded with the nft tool: the bench's own, never
+# caisson's); minrelay runs in H and connects upstream from there, as caisson's relay does.
+ip netns add "$mns"
+ip -n "$mns" link set lo up
+ip -n "$mns" route add default dev lo src 127.0.0.1
+printf 'table ip minrelay {\n\tchain out {\n\t\ttype nat hook output priority -100;\n\t\tip daddr != 127.0.0.0/8 meta l4proto tcp redirect to :15001\n\t}\n}\n' |
+        nsenter --net="/run/netns/$mns" nft -f -
+nsenter --net="/run/netns/$hns" "$work/minrelay" "/run/netns/$mns" 15001 >"$bench_tmp/minrelay.out" 2>&1 &
+i=0
+until grep -q ready "$bench_tmp/minrelay.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -lt 50 ] || { cat "$bench_tmp/minrelay.out" >&2; exit 1; }
+        sleep 0.1
+done
+inm() { nsenter --net="/run/netns/$mns" "$@"; }
 server_stats() {
         kill -USR1 "$server_pid"
         sleep 0.3
@@ -216,6 +236,7 @@ bench_log "egress: throughput, $rounds rounds of plain / caisson / srt, $bytes b
 r=0
 while [ $r -lt "$rounds" ]; do
         rec tput.plain inh "$work/netload" bulk "$srv" 5001 "$bytes"
+        rec tput.minrelay inm "$work/netload" bulk "$srv" 5001 "$bytes"
         [ -n "$caisson_note" ] || rec tput.caisson csn ./netload bulk "$srv" 5001 "$bytes"
         [ -z "$srt" ] || rec tput.srt srtc ./netload -p bulk "$srv" 5001 "$bytes"
         r=$((r + 1))
@@ -227,6 +248,7 @@ bench_log "egress: connect-to-first-byte latency, $nconns connections each"
 r=0
 while [ $r -lt 4 ]; do
         rec lat.plain inh "$work/netload" latency "$srv" 5002 $((nconns / 4))
+        rec lat.minrelay inm "$work/netload" latency "$srv" 5002 $((nconns / 4))
         [ -n "$caisson_note" ] || rec lat.caisson csn ./netload latency "$srv" 5002 $((nconns / 4))
         [ -z "$srt" ] || rec lat.srt srtc ./netload -p latency "$srv" 5002 $((nconns / 4))
         r=$((r + 1))
@@ -290,6 +312,7 @@ fi
 r=0
 while [ $r -lt 3 ]; do
         rec rate.plain inh "$work/netload" rate "$srv" 5002 5 64
+        rec rate.minrelay inm "$work/netload" rate "$srv" 5002 5 64
         [ -n "$caisson_note" ] || rec rate.caisson csn ./netload rate "$srv" 5002 5 64
         r=$((r + 1))
 done
@@ -389,7 +412,8 @@ print()
 print("| path | median MB/s | runs MB/s | failed runs |")
 print("|---|---:|---|---:|")
 med = {}
-for name, tag in (("plain veth", "tput.plain"), ("caisson relay", "tput.caisson"), ("srt proxy", "tput.srt")):
+for name, tag in (("plain veth", "tput.plain"), ("minimal relay (floor)", "tput.minrelay"),
+                  ("caisson relay", "tput.caisson"), ("srt proxy", "tput.srt")):
     m, good, bad, xs = tput(tag)
     med[tag] = m
     if not xs:
@@ -401,6 +425,8 @@ for name, tag in (("plain veth", "tput.plain"), ("caisson relay", "tput.caisson"
                   for x in xs if x.get("ok") != "1")[:400]))
 print()
 print("- **relay / plain = %s** (target ≥ 0.6, stretch 0.8)" % ratio(med["tput.caisson"], med["tput.plain"]))
+print("- relay / minimal relay = %s; minimal relay / plain = %s" % (
+    ratio(med["tput.caisson"], med.get("tput.minrelay")), ratio(med.get("tput.minrelay"), med["tput.plain"])))
 if med["tput.srt"]:
     print("- **relay / srt = %s** (target ≥ 4)" % ratio(med["tput.caisson"], med["tput.srt"]))
     print("- srt / plain = %s" % ratio(med["tput.srt"], med["tput.plain"]))
@@ -418,7 +444,8 @@ print()
 print("| path | median µs | p90 µs | p99 µs | min µs | errors |")
 print("|---|---:|---:|---:|---:|---:|")
 lat = {}
-for name, tag in (("plain veth", "lat.plain"), ("caisson relay", "lat.caisson"), ("srt proxy", "lat.srt")):
+for name, tag in (("plain veth", "lat.plain"), ("minimal relay (floor)", "lat.minrelay"),
+                  ("caisson relay", "lat.caisson"), ("srt proxy", "lat.srt")):
     xs = R.get(tag, [])
     for x in xs:
         if "fail" in x:
@@ -434,6 +461,12 @@ for name, tag in (("plain veth", "lat.plain"), ("caisson relay", "lat.caisson"),
 print()
 if "lat.caisson" in lat and "lat.plain" in lat:
     print("- **relay overhead = %.0f µs median** (target ≤ 100 µs)" % (lat["lat.caisson"] - lat["lat.plain"]))
+if "lat.minrelay" in lat and "lat.plain" in lat:
+    print("- minimal relay overhead = %.0f µs median: what any relay behind the redirect costs here "
+          "(two TCP connections and two more wakeups than the plain path)" % (lat["lat.minrelay"] - lat["lat.plain"]))
+    if "lat.caisson" in lat:
+        print("- caisson beyond the minimal relay = %.0f µs median (identification, decision, events)"
+              % (lat["lat.caisson"] - lat["lat.minrelay"]))
 if "lat.srt" in lat and "lat.plain" in lat:
     print("- srt overhead = %.0f µs median" % (lat["lat.srt"] - lat["lat.plain"]))
 print()
@@ -464,6 +497,7 @@ def median_by(tag, key):
     m["errors_all"] = sum(int(x["errors"]) for x in xs)
     return m
 rp, rc_ = median_by("rate.plain", "per_s"), median_by("rate.caisson", "per_s")
+rm_ = median_by("rate.minrelay", "per_s")
 def rate(x):
     if x is None:
         return "n/a"
@@ -472,6 +506,7 @@ def rate(x):
     return "**%s/s** (rounds: %s; slowest second of the median round %s), errors in all rounds: %s" % (
         x["per_s"], x.get("all", x["per_s"]), x["min_1s"], x.get("errors_all", x["errors"]))
 print("| new connections/s, median of 3 interleaved rounds of 5 s, 64 in flight, banner byte + EOF each | %s | %s |" % (rate(rp), rate(rc_)))
+print("| the same through the minimal relay (floor) | | %s |" % rate(rm_))
 mi, mc = one("idle.caisson.mem"), one("conc.caisson.mem")
 def mem(x):
     if x is None:
@@ -484,6 +519,9 @@ print()
 if rc_ and "per_s" in rc_:
     print("- relay new connections/s: **%s** (target ≥ 10000, no errors); relay / plain = %s" % (
         rc_["per_s"], ratio(f(rc_["per_s"]), f(rp.get("per_s")) if rp else None)))
+    if rm_ and "per_s" in rm_:
+        print("- minimal relay: %s/s; caisson / minimal relay = %s" % (
+            rm_["per_s"], ratio(f(rc_["per_s"]), f(rm_["per_s"]))))
 if mi and mc:
     print("- supervisor memory per open relayed connection ≈ %.1f KiB (VmRSS difference / 999)" % (
         (int(mc["rss_kib"]) - int(mi["rss_kib"])) / 999.0))
@@ -551,6 +589,9 @@ with S = \`{"network": {"allowedDomains": ["198.51.100.2"]}, "filesystem": {"all
 
 \`\`\`
 server:      nsenter --net=/run/netns/caisson-bench-s-PID \$W/netserver 198.51.100.2 5001 5002 5003 53
+floor:       H \$W/minrelay /run/netns/caisson-bench-m-PID 15001; M = nsenter --net=/run/netns/caisson-bench-m-PID
+             (M: lo, default dev lo src 127.0.0.1, nft 'ip daddr != 127.0.0.0/8 meta l4proto tcp redirect to :15001')
+             M \$W/netload bulk|latency|rate ... as H below
 throughput:  H \$W/netload bulk 198.51.100.2 5001 $bytes
              cd \$W && C ./netload bulk 198.51.100.2 5001 $bytes
              cd \$T/srtw && SRT ./netload -p bulk 198.51.100.2 5001 $bytes
