@@ -145,6 +145,12 @@ struct exe_hash {
         char hex[65];
 };
 
+#define IDENTITY_PID_CACHE 64
+struct pid_fds {
+        pid_t pid;                      /* 0: free */
+        int fd_dir, stat_fd;            /* /proc/PID/fd and /proc/PID/stat, or -1 */
+};
+
 struct egress {
         struct egress_config cfg;
         int epoll_fd, stop_fd, timer_fd, nflog_fd, diag_fd;
@@ -174,6 +180,9 @@ struct egress {
         struct conn *dead;              /* freed after the epoll batch */
         pid_t *id_pids;                 /* identity: the sandbox's pids at the last lookup */
         int procs_fd;                   /* the sandbox cgroup's cgroup.procs, kept open */
+        struct pid_fds pid_fds[IDENTITY_PID_CACHE]; /* identity.c: open /proc files */
+        size_t next_pid_fds;
+        bool pid_cache_on;
         struct identity_query *id_queries; /* RELAY_ACCEPT_BATCH, for relay_accept() */
         int pipes[128][2];              /* empty relay pipes, reused (64 connections' worth) */
         struct identity *id;            /* scratch for relay_accept() */
@@ -189,8 +198,8 @@ struct egress {
 /* Each relayed connection holds this many fds: client, upstream, two pipes. */
 #define EGRESS_FDS_PER_CONN 6
 /* fds kept for everything else: DNS-over-TCP clients, one upstream socket per pending
- * query, the supervisor's own files and the relay's spare pipes. */
-#define EGRESS_FD_RESERVE (EGRESS_MAX_DNS_TCP + EGRESS_MAX_PENDING + 256 + 2 * 128)
+ * query, the supervisor's own files, the relay's spare pipes and identity's /proc files. */
+#define EGRESS_FD_RESERVE (EGRESS_MAX_DNS_TCP + EGRESS_MAX_PENDING + 256 + 2 * 128 + 2 * 64)
 
 uint64_t egress_now(void);
 int egress_watch_add(struct egress *e, struct watch *w, uint32_t events);
@@ -247,6 +256,8 @@ struct identity_query {
 /* Every process of the sandbox that holds the client end of each connection in q[0..n),
  * found in one walk of the sandbox's processes. */
 void identity_holders(struct egress *e, struct identity_query *q, size_t n);
+/* Closes the /proc files identity keeps open. */
+void identity_forget(struct egress *e);
 /* One holder's executable, its hash and its ancestors (after identity_holders()). 0, or
  * -ESRCH when it exited meanwhile or its executable was deleted. */
 int identity_of(struct egress *e, pid_t pid, struct identity *ret);

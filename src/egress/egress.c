@@ -364,6 +364,8 @@ static struct egress *egress_new(const struct egress_config *cfg) {
         }
         e->cfg = *cfg;
         e->epoll_fd = e->stop_fd = e->timer_fd = e->nflog_fd = e->diag_fd = e->procs_fd = -1;
+        for (size_t i = 0; i < ELEMENTSOF(e->pid_fds); i++)
+                e->pid_fds[i] = (struct pid_fds) { .fd_dir = -1, .stat_fd = -1 };
         e->sha.alg_fd = -1;
         e->w_stop.fd = e->w_timer.fd = e->w_nflog.fd = e->up_udp.fd = -1;
         for (int i = 0; i < 2; i++)
@@ -394,6 +396,7 @@ void egress_free(struct egress *e) {
         safe_close(e->nflog_fd);
         safe_close(e->diag_fd);
         safe_close(e->procs_fd);
+        identity_forget(e);
         sha256_engine_close(&e->sha);
         /* Closing a netfilter netlink socket waits for nf_tables' pending transaction
          * cleanup, an RCU grace period after our commit (~7 ms measured under load): closed

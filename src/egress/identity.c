@@ -148,64 +148,159 @@ static size_t sandbox_pids(struct egress *e, pid_t *pids, size_t max) {
         return n;
 }
 
-/* Every fd of pid that is a socket in q[0..n): its holders get pid. */
-static void pid_sockets(pid_t pid, struct identity_query *q, size_t n) {
-        char path[64], link[64];
-        DIR *d;
-        struct dirent *de;
+/* The /proc files the walk reads for each sandbox process stay open between connections
+ * (while the sandbox has at most IDENTITY_PID_CACHE processes): an open /proc/PID file
+ * belongs to that process, not to its number, so a read through it fails once the process
+ * is gone, even if the number was reused; then it is opened again. */
+static struct pid_fds *pid_fds(struct egress *e, pid_t pid) {
+        struct pid_fds *free_slot = NULL, *p;
 
-        (void) snprintf(path, sizeof path, "/proc/%d/fd", (int) pid);
-        d = opendir(path);
-        if (!d)
-                return;
-        while ((de = readdir(d))) {
-                unsigned long ino;
-                char *end;
-                ssize_t k;
-
-                if (de->d_name[0] == '.')
-                        continue;
-                k = readlinkat(dirfd(d), de->d_name, link, sizeof link - 1);
-                if (k <= 9)
-                        continue;
-                link[k] = 0;
-                if (strncmp(link, "socket:[", 8) != 0)
-                        continue;
-                ino = strtoul(link + 8, &end, 10);
-                if (*end != ']')
-                        continue;
-                for (size_t i = 0; i < n; i++) {
-                        struct identity_query *x = &q[i];
-
-                        if (x->r != 0 || x->ino != (ino_t) ino)
-                                continue;
-                        /* One fd is enough: dup()s of the socket in the same process add
-                         * nothing. */
-                        if (x->n_holders > 0 && x->holders[x->n_holders - 1] == pid)
-                                break;
-                        if (x->n_holders == IDENTITY_MAX_HOLDERS)
-                                x->r = -E2BIG;
-                        else
-                                x->holders[x->n_holders++] = pid;
-                        break;
-                }
+        if (!e->pid_cache_on)
+                return NULL;
+        for (size_t i = 0; i < IDENTITY_PID_CACHE; i++) {
+                if (e->pid_fds[i].pid == pid)
+                        return &e->pid_fds[i];
+                if (!free_slot && e->pid_fds[i].pid == 0)
+                        free_slot = &e->pid_fds[i];
         }
-        closedir(d);
+        p = free_slot ?: &e->pid_fds[e->next_pid_fds++ % IDENTITY_PID_CACHE];
+        p->fd_dir = safe_close(p->fd_dir);
+        p->stat_fd = safe_close(p->stat_fd);
+        p->pid = pid;
+        return p;
 }
 
-static pid_t parent_of(pid_t pid) {
-        char path[64], buf[512];
+void identity_forget(struct egress *e) {
+        for (size_t i = 0; i < IDENTITY_PID_CACHE; i++) {
+                e->pid_fds[i].fd_dir = safe_close(e->pid_fds[i].fd_dir);
+                e->pid_fds[i].stat_fd = safe_close(e->pid_fds[i].stat_fd);
+                e->pid_fds[i].pid = 0;
+        }
+}
+
+/* Keeps the open files of the processes still in the sandbox, closes the others'. */
+static void pid_fds_prune(struct egress *e) {
+        e->pid_cache_on = e->n_id_pids <= IDENTITY_PID_CACHE;
+        if (!e->pid_cache_on) {
+                identity_forget(e);
+                return;
+        }
+        for (size_t i = 0; i < IDENTITY_PID_CACHE; i++) {
+                bool live = false;
+
+                for (size_t k = 0; k < e->n_id_pids && !live && e->pid_fds[i].pid; k++)
+                        live = e->id_pids[k] == e->pid_fds[i].pid;
+                if (!live) {
+                        e->pid_fds[i].fd_dir = safe_close(e->pid_fds[i].fd_dir);
+                        e->pid_fds[i].stat_fd = safe_close(e->pid_fds[i].stat_fd);
+                        e->pid_fds[i].pid = 0;
+                }
+        }
+}
+
+/* An open /proc/PID/<name> (cached in *slot when slot is given), or -1. */
+static int proc_open(pid_t pid, const char *name, int flags, int *slot) {
+        char path[64];
         int fd;
-        ssize_t n;
+
+        if (slot && *slot >= 0)
+                return *slot;
+        (void) snprintf(path, sizeof path, "/proc/%d/%s", (int) pid, name);
+        fd = open(path, flags | O_RDONLY | O_CLOEXEC);
+        if (slot)
+                *slot = fd;
+        return fd;
+}
+
+/* Every fd of pid that is a socket in q[0..n): its holders get pid. */
+static void pid_sockets(struct egress *e, pid_t pid, struct identity_query *q, size_t n) {
+        struct pid_fds *c = pid_fds(e, pid);
+        union {
+                struct dirent64 d;
+                char b[32768];
+        } buf;
+        char link[64];
+        ssize_t got = -1;
+        int fd = -1;
+
+        /* A cached directory whose process is gone fails: opened again, once. */
+        for (int attempt = 0; attempt < 2 && got < 0; attempt++) {
+                if (c && attempt > 0)
+                        c->fd_dir = safe_close(c->fd_dir);
+                fd = proc_open(pid, "fd", O_DIRECTORY, c ? &c->fd_dir : NULL);
+                if (fd < 0)
+                        return;
+                if (lseek(fd, 0, SEEK_SET) == 0)
+                        got = getdents64(fd, buf.b, sizeof buf.b);
+                if (!c)
+                        break;
+        }
+        while (got > 0) {
+                for (ssize_t off = 0; off < got;) {
+                        struct dirent64 *de = (struct dirent64 *) (buf.b + off);
+                        unsigned long ino;
+                        char *end;
+                        ssize_t k;
+
+                        off += de->d_reclen;
+                        if (de->d_name[0] == '.')
+                                continue;
+                        k = readlinkat(fd, de->d_name, link, sizeof link - 1);
+                        if (k <= 9)
+                                continue;
+                        link[k] = 0;
+                        if (strncmp(link, "socket:[", 8) != 0)
+                                continue;
+                        ino = strtoul(link + 8, &end, 10);
+                        if (*end != ']')
+                                continue;
+                        for (size_t i = 0; i < n; i++) {
+                                struct identity_query *x = &q[i];
+
+                                if (x->r != 0 || x->ino != (ino_t) ino)
+                                        continue;
+                                /* One fd is enough: dup()s of the socket in the same process
+                                 * add nothing. */
+                                if (x->n_holders > 0 && x->holders[x->n_holders - 1] == pid)
+                                        break;
+                                if (x->n_holders == IDENTITY_MAX_HOLDERS)
+                                        x->r = -E2BIG;
+                                else
+                                        x->holders[x->n_holders++] = pid;
+                                break;
+                        }
+                }
+                /* procfs fills the buffer while entries remain: room left for another
+                 * entry means the listing ended. */
+                if ((size_t) got + sizeof(struct dirent64) + 256 < sizeof buf.b)
+                        break;
+                got = getdents64(fd, buf.b, sizeof buf.b);
+        }
+        if (!c)
+                safe_close(fd);
+}
+
+static pid_t parent_of(struct egress *e, pid_t pid) {
+        struct pid_fds *c = pid_fds(e, pid);
+        char buf[512];
+        ssize_t n = -1;
         char *rp;
         int ppid = 0;
 
-        (void) snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        n = read(fd, buf, sizeof buf - 1);
-        close(fd);
+        for (int attempt = 0; attempt < 2 && n < 0; attempt++) {
+                int fd;
+
+                if (c && attempt > 0)
+                        c->stat_fd = safe_close(c->stat_fd);
+                fd = proc_open(pid, "stat", 0, c ? &c->stat_fd : NULL);
+                if (fd < 0)
+                        return 0;
+                n = pread(fd, buf, sizeof buf - 1, 0);
+                if (!c) {
+                        close(fd);
+                        break;
+                }
+        }
         if (n <= 0)
                 return 0;
         buf[n] = 0;
@@ -292,6 +387,7 @@ void identity_holders(struct egress *e, struct identity_query *q, size_t n) {
                 }
         }
         e->n_id_pids = sandbox_pids(e, e->id_pids, IDENTITY_MAX_PIDS);
+        pid_fds_prune(e);
         /* Every holder, not the first found: a socket fd is shared by fork (inherited fds)
          * and by SCM_RIGHTS, so an agent can make an allowed binary (curl) hold the very
          * socket its own python connects and sends on. Stopping at the first holder (or
@@ -300,7 +396,7 @@ void identity_holders(struct egress *e, struct identity_query *q, size_t n) {
          * holds no relayed socket of its own. One walk serves every connection accepted
          * in the same batch: each was connected before the walk began. */
         for (size_t i = 0; i < e->n_id_pids; i++)
-                pid_sockets(e->id_pids[i], q, n);
+                pid_sockets(e, e->id_pids[i], q, n);
         /* No holder: the client exited (or hid the fd in flight) before the scan. Never
          * guess: the caller denies. */
         for (size_t i = 0; i < n; i++)
@@ -318,8 +414,8 @@ int identity_of(struct egress *e, pid_t owner, struct identity *ret) {
         hash_exe(e, owner, ret->sha256);
         /* Ancestors inside the sandbox, nearest first, up to (not including) its init: the
          * init is caisson's own, not something the policy names. */
-        for (pid_t p = parent_of(owner); p > 1 && ret->n_chain < IDENTITY_MAX_ANCESTORS;
-             p = parent_of(p)) {
+        for (pid_t p = parent_of(e, owner); p > 1 && ret->n_chain < IDENTITY_MAX_ANCESTORS;
+             p = parent_of(e, p)) {
                 bool inside = false;
 
                 if (p == e->cfg.init_pid)
