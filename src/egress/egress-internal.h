@@ -170,6 +170,7 @@ struct egress {
         size_t n_host_addrs;
 
         struct dns_pending pending[EGRESS_MAX_PENDING];
+        size_t n_pending;               /* slots ever used: [0, n_pending) */
         struct dns_tcp_client *dns_clients[EGRESS_MAX_DNS_TCP];
         struct resolved *resolved;      /* EGRESS_MAX_RESOLVED */
         size_t n_resolved;              /* slots ever used: [0, n_resolved) */

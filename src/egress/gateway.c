@@ -162,17 +162,21 @@ static struct dns_pending *pending_new(struct egress *e) {
         uint16_t id;
         bool clash;
 
-        for (size_t i = 0; i < EGRESS_MAX_PENDING; i++)
+        /* Slots are taken from the start: none beyond n_pending was ever used, and the
+         * loops over the table stop there (its untouched pages cost nothing). */
+        for (size_t i = 0; i < e->n_pending; i++)
                 if (!e->pending[i].used) {
                         slot = &e->pending[i];
                         break;
                 }
+        if (!slot && e->n_pending < EGRESS_MAX_PENDING)
+                slot = &e->pending[e->n_pending++];
         if (!slot)
                 return NULL;
         do {
                 id = egress_random16(e);
                 clash = false;
-                for (size_t i = 0; i < EGRESS_MAX_PENDING && !clash; i++)
+                for (size_t i = 0; i < e->n_pending && !clash; i++)
                         clash = e->pending[i].used && e->pending[i].up_id == id;
         } while (clash);
         *slot = (struct dns_pending) { .used = true, .up_id = id, .up.fd = -1, .udp_fd = -1 };
@@ -417,7 +421,7 @@ void gateway_upstream_udp(struct egress *e) {
                 if (n < DNS_HEADER_SIZE)
                         continue;
                 id = dns_get_id(buf);
-                for (size_t j = 0; j < EGRESS_MAX_PENDING && !p; j++)
+                for (size_t j = 0; j < e->n_pending && !p; j++)
                         if (e->pending[j].used && e->pending[j].up.fd < 0 &&
                             e->pending[j].up_id == id)
                                 p = &e->pending[j];
@@ -497,7 +501,7 @@ void gateway_upstream_tcp(struct egress *e, struct dns_pending *p, uint32_t even
 }
 
 void gateway_tick(struct egress *e, uint64_t now) {
-        for (size_t i = 0; i < EGRESS_MAX_PENDING; i++) {
+        for (size_t i = 0; i < e->n_pending; i++) {
                 struct dns_pending *p = &e->pending[i];
 
                 if (p->used && p->deadline <= now) {
@@ -514,7 +518,7 @@ void gateway_tick(struct egress *e, uint64_t now) {
 }
 
 void gateway_free(struct egress *e) {
-        for (size_t i = 0; i < EGRESS_MAX_PENDING; i++)
+        for (size_t i = 0; i < e->n_pending; i++)
                 if (e->pending[i].used)
                         pending_free(e, &e->pending[i]);
         for (size_t i = 0; i < EGRESS_MAX_DNS_TCP; i++) {
