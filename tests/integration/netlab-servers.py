@@ -121,6 +121,20 @@ class HTTPHandler(http.server.BaseHTTPRequestHandler):
                                                    self.path, host,
                                                    self.headers.get("User-Agent", "-")))
         parts = self.path.split("/")
+        if self.path == "/upgrade" and self.headers.get("Upgrade"):
+            # Switches to a protocol of its own: echoes every byte back, HTTP or not.
+            self.send_response(101)
+            self.send_header("Upgrade", self.headers.get("Upgrade"))
+            self.send_header("Connection", "Upgrade")
+            self.end_headers()
+            self.wfile.flush()
+            while True:
+                b = self.connection.recv(65536)
+                if not b:
+                    break
+                self.connection.sendall(b)
+            self.close_connection = True
+            return
         try:
             if len(parts) == 3 and parts[1] == "bytes":
                 n = int(parts[2])
@@ -480,6 +494,48 @@ def p_keepalive(host, port, host1, host2):
         return read_response(s)
 
 
+def p_upgrade(host, port, path, host2):
+    """GET PATH with "Upgrade: echo" and Host HOST. On 101 the stream is the server's echo:
+    an HTTP request naming HOST2 sent through it must come back as it was. Otherwise the
+    connection stays HTTP, and a second GET names HOST2."""
+    second = ("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host2).encode()
+    with connect(host, port) as s:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n"
+                   % (path, host)).encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            b = s.recv(65536)
+            if not b:
+                raise Fail("eof")
+            buf += b
+        status = buf.split(b"\r\n", 1)[0].decode("latin-1")
+        if " 101 " in status + " ":
+            s.sendall(second)
+            got = buf.partition(b"\r\n\r\n")[2]
+            while len(got) < len(second):
+                b = s.recv(65536)
+                if not b:
+                    raise Fail("eof-in-echo")
+                got += b
+            if got != second:
+                raise Fail("echo-differs")
+            return "upgraded-echo-ok"
+        # Not upgraded: the first answer's body, then a second request.
+        head, _, body = buf.partition(b"\r\n\r\n")
+        n = 0
+        for line in head.decode("latin-1").split("\r\n")[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-length":
+                n = int(v)
+        while len(body) < n:
+            b = s.recv(65536)
+            if not b:
+                raise Fail("eof-in-body")
+            body += b
+        s.sendall(second)
+        return read_response(s)
+
+
 def p_connect(host, port):
     """A bare TCP connect (the control for listeners that never answer)."""
     with connect(host, port):
@@ -753,7 +809,7 @@ def p_borrow(host, port):
 PROBES = {"borrow": p_borrow, "late": p_late, "http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
           "dns": p_dns, "resolve": p_resolve, "tls": p_tls, "halfclose": p_halfclose,
           "concurrent": p_concurrent, "urllib": p_urllib,
-          "keepalive": p_keepalive}
+          "keepalive": p_keepalive, "upgrade": p_upgrade}
 
 
 def probe(kind, args):

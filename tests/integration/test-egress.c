@@ -771,6 +771,30 @@ Test(egress, keep_alive_second_request_name_checked) {
         netlab_stop(lab);
 }
 
+/* An Upgrade (WebSocket) request holds the client's bytes until the server answers: after
+ * 101 the stream is the new protocol's and passes as it is (an HTTP-looking line in it is
+ * data, echoed back); when the server does not switch, the connection stays HTTP and the
+ * next request is name-checked. Control: without caisson the second request reaches the
+ * server. */
+Test(egress, upgrade_answer_decides_framing) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        struct probe p[] = {
+                { "switched", "upgrade allowed.lab.test 80 /upgrade cdn.lab.test" },
+                { "refused", "upgrade allowed.lab.test 80 / cdn.lab.test" },
+        };
+
+        require_egress(lab, wd);
+        in_sandbox(lab, wd, POL(wd, entry("web", "allowed.lab.test", 80, "/**")), p, N(p));
+        expect_ok(&p[0]);
+        expect_detail(&p[0], "upgraded-echo-ok");
+        expect_refused(&p[1]);
+        cr_expect(!netlab_log_has(lab, "http", "host=cdn.lab.test"), "%s", netlab_log(lab, "http"));
+        control_ok(lab, "upgrade " NETLAB_WEB " 80 / cdn.lab.test");
+        cr_expect(netlab_log_has(lab, "http", "host=cdn.lab.test"));
+        netlab_stop(lab);
+}
+
 /* A client that stays silent past the relay's 5 s wait for its first bytes (as for a
  * server-speaks-first protocol) is connected, but its first bytes are still name-checked:
  * waiting must not turn "decided by name" into "decided on the address". */
