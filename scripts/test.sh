@@ -26,7 +26,7 @@ if command -v clang >/dev/null; then
         [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true \
                 -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
         ninja -C build-fuzz tests/fuzz/fuzz-policy tests/fuzz/fuzz-sniff tests/fuzz/fuzz-http tests/fuzz/fuzz-dns \
-                tests/fuzz/fuzz-nflog
+                tests/fuzz/fuzz-nflog tests/fuzz/fuzz-nftraw
         for t in build-fuzz/tests/fuzz/fuzz-*; do
                 [ -f "$t" ] && [ -x "$t" ] || continue # skip the .p object directories
                 name=$(basename "$t" | sed 's/^fuzz-//')

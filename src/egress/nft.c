@@ -34,8 +34,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include "egress/nft-raw.h"
 #include "egress/nft.h"
 #include "error.h"
 #include "macro.h"
@@ -678,21 +683,132 @@ static int fence_check(const struct nft_fence *f, struct caisson_error *err) {
         return 0;
 }
 
-static int verify_with(struct nft_ctx *ctx, const struct nft_fence *f,
+/* ---- the read-back's fast path --------------------------------------------------------- */
+
+/* The raw render (nft-raw.h) of the last fence that passed the structural check on this
+ * kernel, one file per fence variant. A fence whose render equals it holds the same table,
+ * chains, sets, elements and rules, attribute for attribute: it passed that check too. */
+#define NFT_KNOWN_DIR "/run/caisson"
+
+static __thread bool last_fast;
+
+bool nft_fence_verified_by_render(void) {
+        return last_fast;
+}
+
+static void known_path(const struct nft_fence *f, char *path, size_t size) {
+        (void) snprintf(path, size, NFT_KNOWN_DIR "/.nft-fence-%s-g%u",
+                        f->ipv6 ? "6" : "4", f->log_group);
+}
+
+/* The header binds the render to this kernel: the same attributes mean the same to it. */
+static void known_header(char *buf, size_t size) {
+        struct utsname u;
+
+        if (uname(&u) < 0)
+                (void) snprintf(u.release, sizeof u.release, "unknown");
+        (void) snprintf(buf, size, "caisson nft fence render v1 kernel %.100s\n", u.release);
+}
+
+static bool known_matches(const struct nft_fence *f, const char *text, size_t tl) {
+        char path[128], head[160];
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        size_t hl;
+        char *buf;
+        bool ok = false;
+
+        known_path(f, path, sizeof path);
+        known_header(head, sizeof head);
+        hl = strlen(head);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        /* Only root's own file, writable by root alone, and of the size expected. */
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+            (st.st_mode & 022) || (size_t) st.st_size != hl + tl)
+                return false;
+        buf = malloc(hl + tl);
+        if (buf && read(fd, buf, hl + tl) == (ssize_t) (hl + tl))
+                ok = memcmp(buf, head, hl) == 0 && memcmp(buf + hl, text, tl) == 0;
+        free(buf);
+        return ok;
+}
+
+static void known_store(const struct nft_fence *f, const char *text, size_t tl) {
+        char path[128], tmp[160], head[160];
+        int fd;
+        bool ok;
+
+        known_path(f, path, sizeof path);
+        known_header(head, sizeof head);
+        (void) snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return;         /* no state directory (yet): the next run checks the long way */
+        ok = write(fd, head, strlen(head)) == (ssize_t) strlen(head) &&
+             write(fd, text, tl) == (ssize_t) tl;
+        ok = close(fd) == 0 && ok;
+        if (!ok || rename(tmp, path) < 0)
+                (void) unlink(tmp);
+}
+
+/* The render of what the kernel holds now, or -errno. *text is malloc'd. */
+static int raw_render(int *raw_fd, const struct nft_fence *f, char **text) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t len;
+        int r;
+
+        *text = NULL;
+        if (*raw_fd < 0)
+                *raw_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (*raw_fd < 0)
+                return -errno;
+        r = nft_raw_dump(*raw_fd, NFT_FENCE_TABLE, &buf, &len);
+        if (r < 0)
+                return r;
+        *text = malloc(NFT_RAW_MAX_TEXT);
+        if (!*text)
+                return -ENOMEM;
+        r = nft_raw_render(buf, len, f->relay_port, *text, NFT_RAW_MAX_TEXT);
+        if (r <= 0) {
+                free(*text);
+                *text = NULL;
+                return r < 0 ? r : -EBADMSG;
+        }
+        return r;
+}
+
+/* The read-back. Fast: the kernel's ruleset, read over raw nfnetlink, is byte for byte the
+ * one that passed the structural check before (on this kernel). Else the structural check:
+ * libnftables lists the table as JSON and every chain and rule is compared (and, passing,
+ * its render is remembered). *raw_fd is the raw socket, kept by the caller: closing a
+ * netfilter socket may wait for nf_tables' cleanup, never on the way to the agent's start. */
+static int verify_with(struct nft_ctx *ctx, const struct nft_fence *f, int *raw_fd,
                        struct caisson_error *err) {
+        _cleanup_free_ char *text = NULL;
         char line[160];
         const char *out;
+        int tl, r;
 
+        last_fast = false;
+        tl = raw_render(raw_fd, f, &text);
+        if (tl > 0 && known_matches(f, text, (size_t) tl)) {
+                last_fast = true;
+                return 0;
+        }
         lib.output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
         if (lib.run_cmd_from_buffer(ctx, "list table inet " NFT_FENCE_TABLE "\n") != 0)
                 return NFT_MISMATCH(err, "cannot list the fence back: %s",
                                     first_error_line(ctx, line, sizeof line));
         out = lib.get_output_buffer(ctx);
-        return fence_compare(out ?: "", f, err);
+        r = fence_compare(out ?: "", f, err);
+        if (r == 0 && tl > 0)
+                known_store(f, text, (size_t) tl);
+        return r;
 }
 
 int nft_fence_verify(const struct nft_fence *f, struct caisson_error *err) {
         _cleanup_(nft_ctx_freep) struct nft_ctx *ctx = NULL;
+        _cleanup_close_ int raw_fd = -1;
         int r;
 
         r = fence_check(f, err);
@@ -701,21 +817,33 @@ int nft_fence_verify(const struct nft_fence *f, struct caisson_error *err) {
         r = ctx_open(&ctx, err);
         if (r < 0)
                 return r;
-        return verify_with(ctx, f, err);
+        return verify_with(ctx, f, &raw_fd, err);
 }
 
 int nft_fence_install(const struct nft_fence *f, struct caisson_error *err) {
         return nft_fence_install_keep(f, NULL, err);
 }
 
-void nft_ctx_release(void *ctx) {
-        struct nft_ctx *c = ctx;
+/* What nft_fence_install_keep() hands back: the fence's libnftables context and the raw
+ * socket of its read-back, both released at teardown. */
+struct fence_kept {
+        struct nft_ctx *ctx;
+        int raw_fd;
+};
 
-        nft_ctx_freep(&c);
+void nft_ctx_release(void *kept) {
+        struct fence_kept *k = kept;
+
+        if (!k)
+                return;
+        nft_ctx_freep(&k->ctx);
+        safe_close(k->raw_fd);
+        free(k);
 }
 
 int nft_fence_install_keep(const struct nft_fence *f, void **ret_ctx, struct caisson_error *err) {
         _cleanup_(nft_ctx_freep) struct nft_ctx *ctx = NULL;
+        _cleanup_close_ int raw_fd = -1;
         char text[4096], line[160];
         int r;
 
@@ -732,9 +860,15 @@ int nft_fence_install_keep(const struct nft_fence *f, void **ret_ctx, struct cai
         if (lib.run_cmd_from_buffer(ctx, text) != 0)
                 return NFT_FAIL(err, 0, "cannot load the fence: %s",
                                 first_error_line(ctx, line, sizeof line));
-        r = verify_with(ctx, f, err);
-        if (r >= 0 && ret_ctx)
-                *ret_ctx = TAKE_PTR(ctx);
+        r = verify_with(ctx, f, &raw_fd, err);
+        if (r >= 0 && ret_ctx) {
+                struct fence_kept *k = malloc(sizeof *k);
+
+                if (!k)
+                        return NFT_FAIL(err, ENOMEM, "cannot keep the fence's context");
+                *k = (struct fence_kept) { .ctx = TAKE_PTR(ctx), .raw_fd = TAKE_FD(raw_fd) };
+                *ret_ctx = k;
+        }
         return r;
 }
 

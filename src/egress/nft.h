@@ -58,6 +58,9 @@ int nft_lib_preload(void);
 /* The read-back half of nft_fence_install alone: lists table inet caisson in the current
  * netns and checks it against f (NFT_VERIFY_FAILED naming the first difference). */
 int nft_fence_verify(const struct nft_fence *f, struct caisson_error *err);
+/* Whether this thread's last read-back passed by the fast path: the kernel's ruleset was,
+ * byte for byte, one that passed the structural check before (for tests and benchmarks). */
+bool nft_fence_verified_by_render(void);
 
 /* NFLOG: a NETLINK_NETFILTER socket bound to group in the current netns (non-blocking,
  * CLOEXEC). Returns the fd or -errno. */

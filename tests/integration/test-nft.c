@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -660,6 +661,68 @@ Test(nft, verify_catches_tampering) {
         cr_expect_lt(r, 0, "a second install over the first was accepted");
         cr_expect_eq(err.layer, CAISSON_LAYER_NFT);
         cr_log_info("second install: %s", err.msg);
+        host_unchanged();
+}
+
+/* The read-back's fast path (nft-raw.c): a fence whose raw render equals that of a fence that
+ * passed the structural check passes without it; anything else takes the structural check.
+ * A log group of this test's own gives it a known-render file no other test writes. */
+#define KNOWN_GROUP 29
+#define KNOWN_FILE "/run/caisson/.nft-fence-4-g29"
+
+static void known_unlink(void) {
+        (void) unlink(KNOWN_FILE);
+}
+
+Test(nft, readback_fast_only_for_a_known_fence, .fini = known_unlink) {
+        struct nft_fence f = fence4, moved;
+        struct caisson_error err = { 0 };
+        struct stat st;
+
+        f.log_group = KNOWN_GROUP;
+        (void) mkdir("/run/caisson", 0711);
+        known_unlink();
+        /* Nothing known yet: the structural check, which then remembers the render. */
+        install(&f);
+        cr_expect(!nft_fence_verified_by_render(), "fast path without a known render");
+        cr_assert_eq(stat(KNOWN_FILE, &st), 0, "no known render written");
+        cr_expect_eq(st.st_uid, 0);
+        cr_expect_eq(st.st_mode & 077, 0, "known render readable by others: %o", st.st_mode);
+        cr_assert_eq(nft_fence_verify(&f, &err), 0, "%s", err.msg);
+        cr_expect(nft_fence_verified_by_render(), "the same fence again: not the fast path");
+
+        /* A change is a different render: structural check, which refuses it. */
+        nft_run("add rule inet caisson filter_out udp dport 9999 accept");
+        cr_expect_eq(nft_fence_verify(&f, &err), -EINVAL, "tampered fence accepted");
+        cr_expect(!nft_fence_verified_by_render(), "tampered fence passed the fast path");
+
+        /* A known render that is not root's alone is not trusted. */
+        nft_run("delete table inet caisson");
+        cr_assert_eq(nft_fence_install(&f, &err), 0, "%s", err.msg);
+        cr_assert_eq(nft_fence_verify(&f, &err), 0, "%s", err.msg);
+        cr_assert(nft_fence_verified_by_render());
+        cr_assert_eq(chmod(KNOWN_FILE, 0620), 0);
+        cr_assert_eq(nft_fence_verify(&f, &err), 0, "%s", err.msg);
+        cr_expect(!nft_fence_verified_by_render(), "a group-writable known render was trusted");
+        /* Rewritten by that structural check: trusted again. */
+        cr_assert_eq(nft_fence_verify(&f, &err), 0, "%s", err.msg);
+        cr_expect(nft_fence_verified_by_render());
+
+        /* Another netns, another relay port: the port is the one part that may differ.
+         * (A reinstalled table has another handle than a first one: a fresh netns first.) */
+        cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+        lo_up();
+        install(&f);
+        cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+        lo_up();
+        moved = f;
+        moved.relay_port = RELAY_PORT + 7;
+        install(&moved);
+        cr_expect(nft_fence_verified_by_render(), "a fence on another relay port: not fast");
+        /* ... but it must be the port the fence was asked for. */
+        cr_expect_eq(nft_fence_verify(&f, &err), -EINVAL, "the relay port went unchecked");
+        cr_expect(!nft_fence_verified_by_render());
+        known_unlink();
         host_unchanged();
 }
 
