@@ -284,29 +284,33 @@ struct fence_rule {
 #define J_REJECT_RST "{\"reject\":{\"type\":\"tcp reset\"}}"
 #define T_LOG(kind) " counter log prefix \"caisson-" kind "\" group @ "
 
+/* Protocols by number in the text (6 tcp, 17 udp, 1 icmp, 58 ipv6-icmp): by name, libnftables
+ * asks getprotobyname(), and glibc's NSS ("protocols: db files") then searches some seventy
+ * paths for libnss_db and reads /etc/protocols on the way to every start. The kernel gets
+ * the same bytes; the JSON listing names them. */
 static const struct fence_rule fence_rules[] = {
         /* nat output. DNS first: every packet to port 53, whatever address resolv.conf (or
          * the agent) chose, goes to the gateway; the gateway's own address is left alone. */
         { "nat_out", WHEN_ALWAYS, ARG_DNS,
-          "ip daddr != 127.0.0.1 meta l4proto { tcp, udp } th dport 53 counter redirect to :@",
+          "ip daddr != 127.0.0.1 meta l4proto { 6, 17 } th dport 53 counter redirect to :@",
           "[" J_MATCH("!=", J_PAYLOAD("ip", "daddr"), "\"127.0.0.1\"") ","
           J_MATCH("==", J_META("l4proto"), "{\"set\":[\"tcp\",\"udp\"]}") ","
           J_MATCH("==", J_PAYLOAD("th", "dport"), "53") "," J_COUNTER ","
           "{\"redirect\":{\"port\":@}}]" },
         { "nat_out", WHEN_IPV6, ARG_DNS,
-          "ip6 daddr != ::1 meta l4proto { tcp, udp } th dport 53 counter redirect to :@",
+          "ip6 daddr != ::1 meta l4proto { 6, 17 } th dport 53 counter redirect to :@",
           "[" J_MATCH("!=", J_PAYLOAD("ip6", "daddr"), "\"::1\"") ","
           J_MATCH("==", J_META("l4proto"), "{\"set\":[\"tcp\",\"udp\"]}") ","
           J_MATCH("==", J_PAYLOAD("th", "dport"), "53") "," J_COUNTER ","
           "{\"redirect\":{\"port\":@}}]" },
         /* Every other TCP connection off loopback: the relay decides. */
         { "nat_out", WHEN_ALWAYS, ARG_RELAY,
-          "ip daddr != 127.0.0.0/8 meta l4proto tcp counter redirect to :@",
+          "ip daddr != 127.0.0.0/8 meta l4proto 6 counter redirect to :@",
           "[" J_MATCH("!=", J_PAYLOAD("ip", "daddr"), J_PREFIX("127.0.0.0", "8")) ","
           J_MATCH("==", J_META("l4proto"), "\"tcp\"") "," J_COUNTER ","
           "{\"redirect\":{\"port\":@}}]" },
         { "nat_out", WHEN_IPV6, ARG_RELAY,
-          "ip6 daddr != ::1 meta l4proto tcp counter redirect to :@",
+          "ip6 daddr != ::1 meta l4proto 6 counter redirect to :@",
           "[" J_MATCH("!=", J_PAYLOAD("ip6", "daddr"), "\"::1\"") ","
           J_MATCH("==", J_META("l4proto"), "\"tcp\"") "," J_COUNTER ","
           "{\"redirect\":{\"port\":@}}]" },
@@ -328,7 +332,7 @@ static const struct fence_rule fence_rules[] = {
         /* The rest is rejected, never silently dropped: a client fails at once instead of
          * waiting for a timeout, and each kind is counted and logged for the events. */
         { "filter_out", WHEN_NO_IPV6, ARG_GROUP,
-          "meta nfproto ipv6 meta l4proto tcp" T_LOG("ipv6") "reject with tcp reset",
+          "meta nfproto ipv6 meta l4proto 6" T_LOG("ipv6") "reject with tcp reset",
           "[" J_MATCH("==", J_META("nfproto"), "\"ipv6\"") ","
           J_MATCH("==", J_META("l4proto"), "\"tcp\"") "," J_COUNTER "," J_LOG("ipv6") ","
           J_REJECT_RST "]" },
@@ -337,15 +341,15 @@ static const struct fence_rule fence_rules[] = {
           "[" J_MATCH("==", J_META("nfproto"), "\"ipv6\"") "," J_COUNTER "," J_LOG("ipv6") ","
           J_REJECT_ICMPX("admin-prohibited") "]" },
         { "filter_out", WHEN_ALWAYS, ARG_GROUP,
-          "meta l4proto tcp" T_LOG("tcp") "reject with tcp reset",
+          "meta l4proto 6" T_LOG("tcp") "reject with tcp reset",
           "[" J_MATCH("==", J_META("l4proto"), "\"tcp\"") "," J_COUNTER "," J_LOG("tcp") ","
           J_REJECT_RST "]" },
         { "filter_out", WHEN_ALWAYS, ARG_GROUP,
-          "meta l4proto udp" T_LOG("udp") "reject with icmpx port-unreachable",
+          "meta l4proto 17" T_LOG("udp") "reject with icmpx port-unreachable",
           "[" J_MATCH("==", J_META("l4proto"), "\"udp\"") "," J_COUNTER "," J_LOG("udp") ","
           J_REJECT_ICMPX("port-unreachable") "]" },
         { "filter_out", WHEN_ALWAYS, ARG_GROUP,
-          "meta l4proto { icmp, ipv6-icmp }" T_LOG("icmp") "reject with icmpx admin-prohibited",
+          "meta l4proto { 1, 58 }" T_LOG("icmp") "reject with icmpx admin-prohibited",
           "[" J_MATCH("==", J_META("l4proto"), "{\"set\":[\"icmp\",\"ipv6-icmp\"]}") ","
           J_COUNTER "," J_LOG("icmp") "," J_REJECT_ICMPX("admin-prohibited") "]" },
         { "filter_out", WHEN_ALWAYS, ARG_GROUP,
