@@ -116,14 +116,18 @@ for t in netload netserver dnsload minrelay; do
         cc -O2 -o "$work/$t" "$bench_repo/bench/$t.c" -lpthread
 done
 chown "$run_uid" "$work"
+# wait_ready FILE: until a background tool wrote "ready" to FILE (5 s, else its output and exit).
+wait_ready() {
+        i=0
+        until grep -q ready "$1" 2>/dev/null; do
+                i=$((i + 1))
+                [ $i -lt 50 ] || { cat "$1" >&2; exit 1; }
+                sleep 0.1
+        done
+}
 nsenter --net="/run/netns/$sns" "$work/netserver" "$srv" 5001 5002 5003 53 >"$bench_tmp/server.out" 2>&1 &
 server_pid=$!
-i=0
-until grep -q ready "$bench_tmp/server.out" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -lt 50 ] || { cat "$bench_tmp/server.out" >&2; exit 1; }
-        sleep 0.1
-done
+wait_ready "$bench_tmp/server.out"
 # The floor: netns M, loopback only, every TCP connection redirected to minrelay on
 # 127.0.0.1:15001 there (the one nft rule, loaded with the nft tool: the bench's own, never
 # caisson's); minrelay runs in H and connects upstream from there, as caisson's relay does.
@@ -133,12 +137,7 @@ ip -n "$mns" route add default dev lo src 127.0.0.1
 printf 'table ip minrelay {\n\tchain out {\n\t\ttype nat hook output priority -100;\n\t\tip daddr != 127.0.0.0/8 meta l4proto tcp redirect to :15001\n\t}\n}\n' |
         nsenter --net="/run/netns/$mns" nft -f -
 nsenter --net="/run/netns/$hns" "$work/minrelay" "/run/netns/$mns" 15001 >"$bench_tmp/minrelay.out" 2>&1 &
-i=0
-until grep -q ready "$bench_tmp/minrelay.out" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -lt 50 ] || { cat "$bench_tmp/minrelay.out" >&2; exit 1; }
-        sleep 0.1
-done
+wait_ready "$bench_tmp/minrelay.out"
 inm() { nsenter --net="/run/netns/$mns" "$@"; }
 server_stats() {
         kill -USR1 "$server_pid"

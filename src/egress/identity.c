@@ -152,6 +152,12 @@ static size_t sandbox_pids(struct egress *e, pid_t *pids, size_t max) {
  * (while the sandbox has at most IDENTITY_PID_CACHE processes): an open /proc/PID file
  * belongs to that process, not to its number, so a read through it fails once the process
  * is gone, even if the number was reused; then it is opened again. */
+static void pid_fds_clear(struct pid_fds *p) {
+        p->fd_dir = safe_close(p->fd_dir);
+        p->stat_fd = safe_close(p->stat_fd);
+        p->pid = 0;
+}
+
 static struct pid_fds *pid_fds(struct egress *e, pid_t pid) {
         struct pid_fds *free_slot = NULL, *p;
 
@@ -164,18 +170,14 @@ static struct pid_fds *pid_fds(struct egress *e, pid_t pid) {
                         free_slot = &e->pid_fds[i];
         }
         p = free_slot ?: &e->pid_fds[e->next_pid_fds++ % IDENTITY_PID_CACHE];
-        p->fd_dir = safe_close(p->fd_dir);
-        p->stat_fd = safe_close(p->stat_fd);
+        pid_fds_clear(p);
         p->pid = pid;
         return p;
 }
 
 void identity_forget(struct egress *e) {
-        for (size_t i = 0; i < IDENTITY_PID_CACHE; i++) {
-                e->pid_fds[i].fd_dir = safe_close(e->pid_fds[i].fd_dir);
-                e->pid_fds[i].stat_fd = safe_close(e->pid_fds[i].stat_fd);
-                e->pid_fds[i].pid = 0;
-        }
+        for (size_t i = 0; i < IDENTITY_PID_CACHE; i++)
+                pid_fds_clear(&e->pid_fds[i]);
 }
 
 /* Keeps the open files of the processes still in the sandbox, closes the others'. */
@@ -190,11 +192,8 @@ static void pid_fds_prune(struct egress *e) {
 
                 for (size_t k = 0; k < e->n_id_pids && !live && e->pid_fds[i].pid; k++)
                         live = e->id_pids[k] == e->pid_fds[i].pid;
-                if (!live) {
-                        e->pid_fds[i].fd_dir = safe_close(e->pid_fds[i].fd_dir);
-                        e->pid_fds[i].stat_fd = safe_close(e->pid_fds[i].stat_fd);
-                        e->pid_fds[i].pid = 0;
-                }
+                if (!live)
+                        pid_fds_clear(&e->pid_fds[i]);
         }
 }
 

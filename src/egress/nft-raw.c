@@ -116,12 +116,11 @@ static const struct nlattr *attr_next(const uint8_t *p, size_t len, size_t *off)
         return a;
 }
 
-int nft_raw_dump(int fd, const char *table, uint8_t **buf, size_t *len) {
+int nft_raw_dump(int fd, uint8_t **buf, size_t *len) {
         static const uint16_t order[] = { NFT_MSG_GETTABLE, NFT_MSG_GETCHAIN, NFT_MSG_GETSET };
         size_t cap = 0, sets_end;
         int r = 0;
 
-        (void) table;
         *buf = NULL;
         *len = 0;
         /* Every table of every family: another table in the netns is part of what the
@@ -155,12 +154,9 @@ int nft_raw_dump(int fd, const char *table, uint8_t **buf, size_t *len) {
                                 dst[n] = 0;
                         }
                 }
-                if (tname[0] && sname[0]) {
-                        /* *buf may move: the loop reads it again through off. */
+                /* *buf may move: the loop reads it again through off. */
+                if (tname[0] && sname[0])
                         r = dump_one(fd, NFT_MSG_GETSETELEM, family, tname, sname, buf, len, &cap);
-                        if (r == 0)
-                                continue;
-                }
         }
         if (r == 0)
                 r = dump_one(fd, NFT_MSG_GETRULE, NFPROTO_UNSPEC, NULL, NULL, buf, len, &cap);
@@ -201,16 +197,20 @@ static void emit_hex(struct out *o, const uint8_t *p, size_t n) {
                 emit(o, "%02x", p[i]);
 }
 
+/* One attribute as it is: "type=hex;". */
+static void emit_attr(struct out *o, const struct nlattr *a) {
+        emit(o, "%u=", a->nla_type);
+        emit_hex(o, (const uint8_t *) a + NLA_HDRLEN, a->nla_len - NLA_HDRLEN);
+        emit(o, ";");
+}
+
 /* Flat attributes, "type=hex;" each. */
 static int render_flat(struct out *o, const uint8_t *p, size_t len) {
         size_t off = 0;
         const struct nlattr *a;
 
-        while ((a = attr_next(p, len, &off))) {
-                emit(o, "%u=", a->nla_type);
-                emit_hex(o, (const uint8_t *) a + NLA_HDRLEN, a->nla_len - NLA_HDRLEN);
-                emit(o, ";");
-        }
+        while ((a = attr_next(p, len, &off)))
+                emit_attr(o, a);
         /* Trailing bytes that are not an attribute: malformed. */
         return off >= len ? 0 : -EBADMSG;
 }
@@ -226,9 +226,7 @@ static int render_immediate(struct out *o, const uint8_t *p, size_t len, uint16_
                 const struct nlattr *b;
 
                 if ((a->nla_type & NLA_TYPE_MASK) != NFTA_IMMEDIATE_DATA) {
-                        emit(o, "%u=", a->nla_type);
-                        emit_hex(o, v, n);
-                        emit(o, ";");
+                        emit_attr(o, a);
                         continue;
                 }
                 emit(o, "%u{", a->nla_type);
@@ -277,9 +275,7 @@ static int render_exprs(struct out *o, const uint8_t *p, size_t len, uint16_t re
                         int r = 0;
 
                         if ((a->nla_type & NLA_TYPE_MASK) != NFTA_EXPR_DATA) {
-                                emit(o, "%u=", a->nla_type);
-                                emit_hex(o, av, an);
-                                emit(o, ";");
+                                emit_attr(o, a);
                                 continue;
                         }
                         emit(o, "%u{", a->nla_type);
@@ -317,9 +313,7 @@ static int render_msg(struct out *o, uint8_t type, const uint8_t *p, size_t len,
                         emit(o, "}");
                         continue;
                 }
-                emit(o, "%u=", a->nla_type);
-                emit_hex(o, v, n);
-                emit(o, ";");
+                emit_attr(o, a);
         }
         return off >= len ? 0 : -EBADMSG;
 }

@@ -17,10 +17,11 @@
 #define NFT_RAW_MAX_DUMP (256u << 10)   /* bytes of netlink messages read back, at most */
 #define NFT_RAW_MAX_TEXT (128u << 10)   /* the render, at most */
 
-/* Dumps table TABLE of family inet (table, chains, sets, their elements, rules) over fd, a
- * NETLINK_NETFILTER socket in the fence's netns. *buf (malloc'd, the caller frees) gets the
- * messages one after another. 0 or -errno (-EMSGSIZE past NFT_RAW_MAX_DUMP). */
-int nft_raw_dump(int fd, const char *table, uint8_t **buf, size_t *len);
+/* Dumps every table of the netns, of every family (tables, chains, sets, their elements,
+ * rules) over fd, a NETLINK_NETFILTER socket in the fence's netns: another table there is
+ * part of what packets meet. *buf (malloc'd, the caller frees) gets the messages one after
+ * another. 0 or -errno (-EMSGSIZE past NFT_RAW_MAX_DUMP). */
+int nft_raw_dump(int fd, uint8_t **buf, size_t *len);
 
 /* Renders the messages buf[0..len) (as nft_raw_dump() gives them: untrusted as far as this
  * parser is concerned) into out (NUL-terminated). relay_port's bytes in an immediate's data

@@ -766,7 +766,7 @@ static int raw_render(int *raw_fd, const struct nft_fence *f, char **text) {
                 *raw_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
         if (*raw_fd < 0)
                 return -errno;
-        r = nft_raw_dump(*raw_fd, NFT_FENCE_TABLE, &buf, &len);
+        r = nft_raw_dump(*raw_fd, &buf, &len);
         if (r < 0)
                 return r;
         *text = malloc(NFT_RAW_MAX_TEXT);

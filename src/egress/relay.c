@@ -372,11 +372,12 @@ static void connected(struct egress *e, struct conn *c, uint32_t events) {
 
         /* Writable without an error or hangup: connected (what SO_ERROR would say, one
          * syscall less per connection); else SO_ERROR says why. */
-        if ((events & (EPOLLERR | EPOLLHUP)) &&
-            getsockopt(c->wu.fd, SOL_SOCKET, SO_ERROR, &so, &l) < 0)
-                so = errno;
-        if ((events & (EPOLLERR | EPOLLHUP)) && so == 0)
-                so = ECONNRESET;
+        if (events & (EPOLLERR | EPOLLHUP)) {
+                if (getsockopt(c->wu.fd, SOL_SOCKET, SO_ERROR, &so, &l) < 0)
+                        so = errno;
+                if (so == 0)
+                        so = ECONNRESET;
+        }
         if (so == EINPROGRESS || so == EALREADY)
                 return;
         if (so != 0) {

@@ -447,14 +447,20 @@ def p_http(host, port, host_hdr=None, path="/"):
         return http_get(s, host_hdr or host, path)
 
 
-def read_response(s):
-    """One HTTP/1.1 response with a Content-Length, leaving the connection open."""
-    buf = b""
+def read_head(s, buf=b""):
+    """Reads until buf holds a whole response head."""
     while b"\r\n\r\n" not in buf:
         b = s.recv(65536)
         if not b:
             raise Fail("eof")
         buf += b
+    return buf
+
+
+def read_response(s, buf=b""):
+    """One HTTP/1.1 response with a Content-Length, leaving the connection open (buf: its
+    first bytes, already read)."""
+    buf = read_head(s, buf)
     head, _, body = buf.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     if " 200 " not in lines[0] + " ":
@@ -502,12 +508,7 @@ def p_upgrade(host, port, path, host2):
     with connect(host, port) as s:
         s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n"
                    % (path, host)).encode())
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            b = s.recv(65536)
-            if not b:
-                raise Fail("eof")
-            buf += b
+        buf = read_head(s)
         status = buf.split(b"\r\n", 1)[0].decode("latin-1")
         if " 101 " in status + " ":
             s.sendall(second)
@@ -520,18 +521,8 @@ def p_upgrade(host, port, path, host2):
             if got != second:
                 raise Fail("echo-differs")
             return "upgraded-echo-ok"
-        # Not upgraded: the first answer's body, then a second request.
-        head, _, body = buf.partition(b"\r\n\r\n")
-        n = 0
-        for line in head.decode("latin-1").split("\r\n")[1:]:
-            k, _, v = line.partition(":")
-            if k.strip().lower() == "content-length":
-                n = int(v)
-        while len(body) < n:
-            b = s.recv(65536)
-            if not b:
-                raise Fail("eof-in-body")
-            body += b
+        # Not upgraded: the rest of the first answer, then a second request.
+        read_response(s, buf)
         s.sendall(second)
         return read_response(s)
 
