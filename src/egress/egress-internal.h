@@ -154,7 +154,7 @@ struct pid_fds {
 struct egress {
         struct egress_config cfg;
         int epoll_fd, stop_fd, timer_fd, nflog_fd, diag_fd;
-        struct sha256_engine sha; /* hashes client executables (AF_ALG or libcrypto); opened
+        struct sha256_engine sha; /* hashes client executables (sha256.h's engines); opened
                                    * by the egress thread, off the start's critical path */
         void *nft_ctx;            /* the fence's libnftables context, released at teardown */
         struct watch w_stop, w_timer, w_nflog;
