@@ -187,6 +187,7 @@ struct egress {
         struct identity_query *id_queries; /* RELAY_ACCEPT_BATCH, for relay_accept() */
         int pipes[128][2];              /* empty relay pipes, reused (64 connections' worth) */
         struct identity *id;            /* scratch for relay_accept() */
+        pid_t id_batch_pid;       /* *id holds this pid's identity, for the current batch */
         uint32_t diag_seq;
         size_t n_pipes;
         size_t n_id_pids;

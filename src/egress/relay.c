@@ -604,6 +604,20 @@ static struct conn *conn_open(struct egress *e, int fd, int family) {
         return c;
 }
 
+/* pid's identity in *id, read once per batch: every connection of a batch was accepted at
+ * the same moment, so one reading of a pid's executable and ancestors serves each of them
+ * as well as a reading per connection would (a readlink, a stat and a pread or two less for
+ * each further connection of the same process). */
+static int batch_identity(struct egress *e, pid_t pid, struct identity *id) {
+        if (e->id_batch_pid == pid)
+                return 0;
+        e->id_batch_pid = 0;
+        if (identity_of(e, pid, id) < 0)
+                return -1;
+        e->id_batch_pid = pid;
+        return 0;
+}
+
 /* The decision for c, whose holders q found, and what follows from it. */
 static void conn_decide(struct egress *e, struct conn *c, const struct identity_query *q,
                         struct identity *id) {
@@ -617,7 +631,8 @@ static void conn_decide(struct egress *e, struct conn *c, const struct identity_
                 struct egress_decision d;
                 char host[DNS_MAX_NAME + 1] = "";
 
-                if (n_holders == 0 || identity_of(e, holders[i], id) < 0) {
+                if (n_holders == 0 || batch_identity(e, holders[i], id) < 0) {
+                        e->id_batch_pid = 0;
                         id->pid = n_holders ? holders[i] : 0;
                         id->n_chain = 0;
                         id->sha256[0] = 0;
@@ -718,6 +733,7 @@ void relay_accept(struct egress *e, struct watch *w) {
                 if (n == 0)
                         return;
                 identity_holders(e, q, n);
+                e->id_batch_pid = 0;
                 if (!e->id)
                         e->id = malloc(sizeof *e->id);
                 for (size_t i = 0; i < n; i++) {

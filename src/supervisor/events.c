@@ -88,6 +88,10 @@ void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_obj
         json_object_put(o);
 }
 
+bool events_wanted(const struct events *ev) {
+        return ev->fd >= 0;
+}
+
 void events_close(struct events *ev) {
         ev->fd = safe_close(ev->fd);
 }

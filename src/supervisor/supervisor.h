@@ -46,6 +46,9 @@ int events_open(struct events *ev, const char *path, const char *sandbox);
  * for long: a failed write is reported once and dropped. Safe from any thread. */
 void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_object *details);
 void events_close(struct events *ev);
+/* Whether records go anywhere: without a sink, callers need not build them. The sink is
+ * fixed between events_open and events_close, so any thread may ask. */
+bool events_wanted(const struct events *ev);
 
 /* lifecycle.c — the contract, in order. */
 enum lifecycle_state {
