@@ -115,6 +115,7 @@ mkdir "$work"
 for t in netload netserver dnsload minrelay; do
         cc -O2 -o "$work/$t" "$bench_repo/bench/$t.c" -lpthread
 done
+cc -O2 -o "$work/interleave" "$bench_repo/bench/interleave.c" -lm
 chown "$run_uid" "$work"
 # wait_ready FILE: until a background tool wrote "ready" to FILE (5 s, else its output and exit).
 wait_ready() {
@@ -333,13 +334,14 @@ echo "dns.after $after" >>"$res"
 
 # --- 5. start-to-exit ------------------------------------------------------------------
 echo "load start l1=$(cut -d' ' -f1 /proc/loadavg)" >>"$res"
-bench_log "egress: start latency, hyperfine $runs runs each"
+bench_log "egress: start latency, $runs rounds in turn (bench/interleave.c)"
 bwrap_cmd="$(bench_bwrap_args "$work") /bin/true"
-set -- -n bwrap "$bwrap_cmd" -n caisson "$caisson run -T -- /bin/true"
+# The command strings hold no quoted spaces: split on purpose.
+# shellcheck disable=SC2086
+set -- bwrap $bwrap_cmd :: caisson "$caisson" run -T -- /bin/true
 [ -n "$caisson_note" ] ||
-        set -- "$@" -n caisson-net "$caisson run -T --policy $pol --dns-upstream $srv:53 -- /bin/true"
-(cd "$work" && inh hyperfine -N --style basic --warmup 5 --runs "$runs" \
-        --export-json "$bench_tmp/start.json" "$@") >&2
+        set -- "$@" :: caisson-net "$caisson" run -T --policy "$pol" --dns-upstream "$srv:53" -- /bin/true
+(cd "$work" && inh "$work/interleave" "$runs" 5 "$bench_tmp/start.json" "$@") >&2
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -564,7 +566,8 @@ res = {r["command"]: r for r in json.load(open(startf))["results"]}
 ms = lambda s: s * 1000.0
 print("### Start-to-exit latency with a network policy")
 print()
-print("hyperfine -N, %s runs, warmup 5, in netns H, from the workdir. `caisson-net` = `caisson run -T "
+print("`bench/interleave.c`, %s rounds after 5 warmup rounds, each command once per round in "
+      "turn, in netns H, from the workdir. `caisson-net` = `caisson run -T "
       "--policy P --dns-upstream 198.51.100.2:53 -- /bin/true` (netns, nft fence through "
       "libnftables, read back and checked, DNS gateway and relay sockets, egress thread)." % runs)
 print()
@@ -576,6 +579,9 @@ for name, r in res.items():
 print()
 if "caisson-net" in res:
     print("- **caisson-net / bwrap = %.2f** (target ≤ 1.5)" % (res["caisson-net"]["median"] / res["bwrap"]["median"]))
+    pr = sorted(a / b for a, b in zip(res["caisson-net"]["times"], res["bwrap"]["times"]))
+    print("- median of the per-round ratios caisson-net / bwrap = %.2f (each round's runs were "
+          "neighbours in time)" % pr[len(pr) // 2])
     print("- caisson-net − caisson (no network policy) = %.2f ms" % ms(res["caisson-net"]["median"] - res["caisson"]["median"]))
 print()
 PYEOF
@@ -602,8 +608,9 @@ dns:         H \$W/dnsload 198.51.100.2 53 3 64 fixed api.bench.test
              C ./dnsload 127.0.0.1 53 3 64 fixed api.bench.test
              C ./dnsload 127.0.0.1 53 3 64 random w.bench.test
              C ./dnsload 127.0.0.1 53 3 64 random denied.test
-start:       H hyperfine -N --warmup 5 --runs $runs '<bwrap as in the first section> /bin/true' \\
-               'caisson run -T -- /bin/true' 'caisson run -T --policy P --dns-upstream 198.51.100.2:53 -- /bin/true'
+start:       H interleave $runs 5 OUT bwrap <bwrap as in the first section> /bin/true \\
+               :: caisson caisson run -T -- /bin/true \\
+               :: caisson-net caisson run -T --policy P --dns-upstream 198.51.100.2:53 -- /bin/true
 \`\`\`
 
 EOF

@@ -5,7 +5,7 @@
 # Environment:
 #   CAISSON_BUILD_DIR  the caisson build directory to measure (default: build, made with
 #                      scripts/build.sh when it has no caisson yet)
-#   BENCH_RUNS         hyperfine runs for the start-latency comparison (default 100)
+#   BENCH_RUNS         rounds of the start-latency comparisons (default 100)
 set -eu
 
 bench_repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +23,6 @@ bench_require_root() {
 # The only network access of the benchmarks: installing a missing tool, once.
 bench_require_tools() {
         missing=""
-        command -v hyperfine >/dev/null || missing="$missing hyperfine"
         command -v bwrap >/dev/null || missing="$missing bubblewrap"
         [ -x /usr/bin/time ] || missing="$missing time"
         command -v cc >/dev/null || missing="$missing build-essential"

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Start-to-exit latency of a sandboxed /bin/true, side by side (hyperfine, medians):
+# Start-to-exit latency of a sandboxed /bin/true, side by side (bench/interleave.c: the
+# commands run in turn, one run each per round, so all of them see the same moments of a
+# shared machine's load; medians):
 #   bare      /bin/true, no sandbox
 #   floor     bench/floor.c: clone() into the six namespaces caisson uses, exec, wait
 #   bwrap     bwrap --unshare-all --die-with-parent --new-session, with a read-only view
@@ -19,23 +21,27 @@ work=$bench_tmp/work
 mkdir "$work"
 chown "$run_uid" "$work"
 cc -O2 -o "$bench_tmp/floor" "$bench_repo/bench/floor.c"
+cc -O2 -o "$bench_tmp/interleave" "$bench_repo/bench/interleave.c" -lm
 bwrap_cmd="$(bench_bwrap_args "$work") /bin/true"
 
-set -- -n bare /bin/true -n floor "$bench_tmp/floor" -n bwrap "$bwrap_cmd"
+# The command strings hold no quoted spaces: split on purpose.
+# shellcheck disable=SC2086
+set -- bare /bin/true :: floor "$bench_tmp/floor" :: bwrap $bwrap_cmd
 nsjail_note="nsjail: not installed (Debian 12 has no nsjail package), not measured."
 if command -v nsjail >/dev/null; then
-        set -- "$@" -n nsjail "nsjail -Mo --quiet -R /usr -R /etc -R /lib -R /lib64 -R /bin -B $work --cwd $work -- /bin/true"
+        set -- "$@" :: nsjail nsjail -Mo --quiet -R /usr -R /etc -R /lib -R /lib64 -R /bin -B "$work" --cwd "$work" -- /bin/true
         nsjail_note="nsjail: $(command -v nsjail)."
 fi
-set -- "$@" -n caisson "$caisson run -T -- /bin/true"
+set -- "$@" :: caisson "$caisson" run -T -- /bin/true
 
-bench_log "start latency: hyperfine, $runs runs each, warmup 5"
-(cd "$work" && hyperfine -N --style basic --warmup 5 --runs "$runs" \
-        --export-json "$bench_tmp/start.json" "$@") >&2
+bench_log "start latency: $runs rounds, each command once per round in turn, 5 warmup rounds"
+(cd "$work" && "$bench_tmp/interleave" "$runs" 5 "$bench_tmp/start.json" "$@") >&2
 
 echo "## Start-to-exit latency (\`/bin/true\`)"
 echo
-echo "hyperfine 1 process at a time, $runs runs, warmup 5, run from a temporary workdir."
+echo "\`bench/interleave.c\`: $runs rounds after 5 warmup rounds; each round runs every command once,"
+echo "in turn (the first command rotates), so each sees the same moments of the machine's load;"
+echo "posix_spawn and waitpid, wall time, output to /dev/null; run from a temporary workdir."
 echo "Commands (\`\$W\` = the temporary workdir):"
 echo
 echo '```'
@@ -61,6 +67,9 @@ print()
 print("Ratios of medians:")
 print()
 print("- **caisson / bwrap = %.2f** (target ≤ 1.0, stretch 0.8)" % (c / res["bwrap"]["median"]))
+pr = sorted(a / b for a, b in zip(res["caisson"]["times"], res["bwrap"]["times"]))
+print("- median of the per-round ratios caisson / bwrap = %.2f (each round's two runs were "
+      "neighbours in time)" % pr[len(pr) // 2])
 if "nsjail" in res:
     print("- caisson / nsjail = %.2f" % (c / res["nsjail"]["median"]))
 print("- caisson / floor = %.2f (caisson − floor = %.2f ms: the mounts, cgroup, Landlock, seccomp, "
