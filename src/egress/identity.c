@@ -391,11 +391,16 @@ void identity_holders(struct egress *e, struct identity_query *q, size_t n) {
          * and by SCM_RIGHTS, so an agent can make an allowed binary (curl) hold the very
          * socket its own python connects and sends on. Stopping at the first holder (or
          * trying the last owner first) let the lookup land on curl. The caller requires
-         * every holder to be allowed. caisson's own init is a holder like any other: it
-         * holds no relayed socket of its own. One walk serves every connection accepted
-         * in the same batch: each was connected before the walk began. */
+         * every holder to be allowed. caisson's own init is left out: nothing of the
+         * agent's can reach its fd table (it takes fds only from the supervisor, over a
+         * socket the agent has no end of; it is non-dumpable, so neither ptrace nor
+         * pidfd_getfd reaches it from an agent without capabilities, even where a policy
+         * allows those syscalls), and its five fds were a fifth of a walk's cost. One walk
+         * serves every connection accepted in the same batch: each was connected before
+         * the walk began. */
         for (size_t i = 0; i < e->n_id_pids; i++)
-                pid_sockets(e, e->id_pids[i], q, n);
+                if (e->id_pids[i] != e->cfg.init_pid || e->cfg.init_pid <= 0)
+                        pid_sockets(e, e->id_pids[i], q, n);
         /* No holder: the client exited (or hid the fd in flight) before the scan. Never
          * guess: the caller denies. */
         for (size_t i = 0; i < n; i++)
