@@ -336,9 +336,11 @@ echo "dns.after $after" >>"$res"
 echo "load start l1=$(cut -d' ' -f1 /proc/loadavg)" >>"$res"
 bench_log "egress: start latency, $runs rounds in turn (bench/interleave.c)"
 bwrap_cmd="$(bench_bwrap_args "$work") /bin/true"
-# The command strings hold no quoted spaces: split on purpose.
+# bwrap's arguments are split on purpose (they hold no quoted spaces), with globbing off.
+set -f
 # shellcheck disable=SC2086
 set -- bwrap $bwrap_cmd :: caisson "$caisson" run -T -- /bin/true
+set +f
 [ -n "$caisson_note" ] ||
         set -- "$@" :: caisson-net "$caisson" run -T --policy "$pol" --dns-upstream "$srv:53" -- /bin/true
 (cd "$work" && inh "$work/interleave" "$runs" 5 "$bench_tmp/start.json" "$@") >&2
@@ -567,7 +569,7 @@ ms = lambda s: s * 1000.0
 print("### Start-to-exit latency with a network policy")
 print()
 print("`bench/interleave.c`, %s rounds after 5 warmup rounds, each command once per round in "
-      "turn, in netns H, from the workdir. `caisson-net` = `caisson run -T "
+      "turn (the order rotating and reversing), in netns H, from the workdir. `caisson-net` = `caisson run -T "
       "--policy P --dns-upstream 198.51.100.2:53 -- /bin/true` (netns, nft fence through "
       "libnftables, read back and checked, DNS gateway and relay sockets, egress thread)." % runs)
 print()
@@ -579,9 +581,9 @@ for name, r in res.items():
 print()
 if "caisson-net" in res:
     print("- **caisson-net / bwrap = %.2f** (target ≤ 1.5)" % (res["caisson-net"]["median"] / res["bwrap"]["median"]))
-    pr = sorted(a / b for a, b in zip(res["caisson-net"]["times"], res["bwrap"]["times"]))
-    print("- median of the per-round ratios caisson-net / bwrap = %.2f (each round's runs were "
-          "neighbours in time)" % pr[len(pr) // 2])
+    print("- median of the per-round ratios caisson-net / bwrap = %.2f (the two runs of a round "
+          "are at most a few commands apart)" % statistics.median(
+              a / b for a, b in zip(res["caisson-net"]["times"], res["bwrap"]["times"])))
     print("- caisson-net − caisson (no network policy) = %.2f ms" % ms(res["caisson-net"]["median"] - res["caisson"]["median"]))
 print()
 PYEOF

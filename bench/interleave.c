@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* bench/interleave.c — start-to-exit wall time of several commands, run one after the other
- * in turn (A B C, B C A, C A B, ...) rather than all runs of A, then all of B, as hyperfine
- * does. On a shared machine the load drifts over seconds: in blocks, one command can get a
- * quiet stretch and the next a busy one, and their ratio measures the drift. In turn, every
- * command sees the same moments.
+ * in turn rather than all runs of A, then all of B, as hyperfine does. On a shared machine
+ * the load drifts over seconds: in blocks, one command can get a quiet stretch and the next
+ * a busy one, and their ratio measures the drift. In turn, every command sees the same
+ * moments. The order changes from round to round (rotated, and reversed every other lap of
+ * n rounds: A B C, B C A, C A B, C B A, B A C, A C B, ...), so that each command follows
+ * each other one equally often: what the kernel finishes after a command exits (a netns's
+ * cleanup, RCU callbacks) lands on all of them alike, not always on the same next one.
  *
  *   interleave RUNS WARMUP OUT.json NAME CMD [ARG...] :: NAME CMD [ARG...] :: ...
  *
@@ -11,10 +14,10 @@
  *
  * Each run: posix_spawn (vfork, no shell), waitpid, CLOCK_MONOTONIC around both; stdin,
  * stdout and stderr from /dev/null. WARMUP rounds are run and dropped. OUT.json has the
- * fields of hyperfine's --export-json that bench/*.sh read: results[].command, median,
+ * fields of hyperfine's --export-json that the bench scripts read: results[].command, median,
  * mean, stddev, min, max (seconds) and times[], the k-th time of every command from the
- * same round. A run that exits non-zero is reported on stderr and ends the benchmark
- * (exit 1): a failing command's time means nothing. */
+ * same round. A run that exits non-zero ends the benchmark (exit 1), after running that
+ * command once more with its stderr shown: a failing command's time means nothing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -47,7 +50,7 @@ static int cmp_double(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-/* One run of c: its wall time in seconds, or -1 when it failed. */
+/* One run of c: its wall time in seconds, or -1 when it failed. fa NULL: stdio inherited. */
 static double run_once(const struct cmd *c, const posix_spawn_file_actions_t *fa) {
         double t0 = now(), t1;
         pid_t pid;
@@ -113,12 +116,15 @@ int main(int argc, char **argv) {
         for (int i = 4; i < argc;) {
                 int j = i + 1;
 
-                if (n == (int) (sizeof cmds / sizeof cmds[0]) || j >= argc) {
+                while (j < argc && strcmp(argv[j], "::") != 0)
+                        j++;
+                /* A name and at least one word of command; names go into JSON unescaped. */
+                if (n == (int) (sizeof cmds / sizeof cmds[0]) || j == i + 1 ||
+                    strcmp(argv[i], "::") == 0 || strpbrk(argv[i], "\"\\") ||
+                    strcmp(argv[i + 1], "::") == 0) {
                         fprintf(stderr, "interleave: NAME CMD expected at '%s'\n", argv[i]);
                         return 2;
                 }
-                while (j < argc && strcmp(argv[j], "::") != 0)
-                        j++;
                 cmds[n] = (struct cmd) { .name = argv[i], .argv = argv + i + 1,
                                          .times = calloc((size_t) runs, sizeof(double)) };
                 if (!cmds[n].times)
@@ -136,11 +142,16 @@ int main(int argc, char **argv) {
 
         for (int round = 0; round < warmup + runs; round++)
                 for (int k = 0; k < n; k++) {
-                        const struct cmd *c = &cmds[(round + k) % n];
+                        int rot = round % n, back = (round / n) % 2;
+                        const struct cmd *c = &cmds[back ? (rot + n - k) % n : (rot + k) % n];
                         double t = run_once(c, &fa);
 
-                        if (t < 0)
+                        if (t < 0) {
+                                fprintf(stderr, "interleave: %s failed; once more, with its "
+                                                "stderr:\n", c->name);
+                                (void) run_once(c, NULL);
                                 return 1;
+                        }
                         if (round >= warmup)
                                 c->times[round - warmup] = t;
                 }

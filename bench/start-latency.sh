@@ -24,9 +24,11 @@ cc -O2 -o "$bench_tmp/floor" "$bench_repo/bench/floor.c"
 cc -O2 -o "$bench_tmp/interleave" "$bench_repo/bench/interleave.c" -lm
 bwrap_cmd="$(bench_bwrap_args "$work") /bin/true"
 
-# The command strings hold no quoted spaces: split on purpose.
+# bwrap's arguments are split on purpose (they hold no quoted spaces), with globbing off.
+set -f
 # shellcheck disable=SC2086
 set -- bare /bin/true :: floor "$bench_tmp/floor" :: bwrap $bwrap_cmd
+set +f
 nsjail_note="nsjail: not installed (Debian 12 has no nsjail package), not measured."
 if command -v nsjail >/dev/null; then
         set -- "$@" :: nsjail nsjail -Mo --quiet -R /usr -R /etc -R /lib -R /lib64 -R /bin -B "$work" --cwd "$work" -- /bin/true
@@ -40,7 +42,8 @@ bench_log "start latency: $runs rounds, each command once per round in turn, 5 w
 echo "## Start-to-exit latency (\`/bin/true\`)"
 echo
 echo "\`bench/interleave.c\`: $runs rounds after 5 warmup rounds; each round runs every command once,"
-echo "in turn (the first command rotates), so each sees the same moments of the machine's load;"
+echo "in turn (the order rotates and reverses from round to round, so each command follows each"
+echo "other equally often), so all see the same moments of the machine's load;"
 echo "posix_spawn and waitpid, wall time, output to /dev/null; run from a temporary workdir."
 echo "Commands (\`\$W\` = the temporary workdir):"
 echo
@@ -53,7 +56,7 @@ echo "caisson: caisson run -T -- /bin/true    (cwd \$W, built-in default policy)
 echo '```'
 echo
 "$PY" - "$bench_tmp/start.json" <<'PYEOF'
-import json, sys
+import json, statistics, sys
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 ms = lambda s: s * 1000.0
 print("| command | median ms | mean ± σ ms | min ms | max ms | runs |")
@@ -67,9 +70,9 @@ print()
 print("Ratios of medians:")
 print()
 print("- **caisson / bwrap = %.2f** (target ≤ 1.0, stretch 0.8)" % (c / res["bwrap"]["median"]))
-pr = sorted(a / b for a, b in zip(res["caisson"]["times"], res["bwrap"]["times"]))
-print("- median of the per-round ratios caisson / bwrap = %.2f (each round's two runs were "
-      "neighbours in time)" % pr[len(pr) // 2])
+print("- median of the per-round ratios caisson / bwrap = %.2f (the two runs of a round are "
+      "at most a few commands apart)" % statistics.median(
+          a / b for a, b in zip(res["caisson"]["times"], res["bwrap"]["times"])))
 if "nsjail" in res:
     print("- caisson / nsjail = %.2f" % (c / res["nsjail"]["median"]))
 print("- caisson / floor = %.2f (caisson − floor = %.2f ms: the mounts, cgroup, Landlock, seccomp, "

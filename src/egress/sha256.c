@@ -47,6 +47,7 @@ static int open_nettle(struct sha256_engine *e) {
         *(void **) &e->n_digest = dlsym(h, "nettle_sha256_digest");
         if (!e->n_init || !e->n_update || !e->n_digest) {
                 dlclose(h);
+                *e = (struct sha256_engine) { .alg_fd = -1 };
                 return -ENOSYS;
         }
         e->nettle = h;
@@ -68,6 +69,7 @@ static int open_crypto(struct sha256_engine *e) {
         if (!e->md_ctx_new || !e->md_ctx_free || !e->sha256 || !e->init || !e->update ||
             !e->final) {
                 dlclose(h);
+                *e = (struct sha256_engine) { .alg_fd = -1 };
                 return -ENOSYS;
         }
         e->crypto = h;
