@@ -24,6 +24,7 @@ bench_require_root() {
 bench_require_tools() {
         missing=""
         command -v bwrap >/dev/null || missing="$missing bubblewrap"
+        command -v firejail >/dev/null || missing="$missing firejail"
         [ -x /usr/bin/time ] || missing="$missing time"
         command -v cc >/dev/null || missing="$missing build-essential"
         if [ -n "$missing" ]; then

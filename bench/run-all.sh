@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs every benchmark and regenerates bench/RESULTS.md: the numbers, the date, the
 # machine and the commands. Benchmarks, not tests: nothing here fails on a timing.
-# Needs root; touches no network (except apt-get for bubblewrap when missing);
+# Needs root; touches no network (except apt-get for bubblewrap and firejail when missing);
 # every temporary directory is removed.
 #   sudo sh bench/run-all.sh                              # measures ./build/caisson
 #   sudo CAISSON_BUILD_DIR=build-rel sh bench/run-all.sh  # another build directory
@@ -26,7 +26,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
         echo "- machine: $(nproc) CPUs ($cpu), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
         echo "- kernel: $(uname -r) ($(uname -m)); $(. /etc/os-release && echo "$PRETTY_NAME")"
         echo "- caisson: $("$caisson" --version | cut -d' ' -f2), git $rev$dirty, build \`$(basename "$caisson_dir")\` ($("$PY" -c 'import json, sys; o = {x["name"]: x["value"] for x in json.load(open(sys.argv[1]))}; print("buildtype %s, sanitize %s" % (o.get("buildtype"), o.get("b_sanitize")))' "$caisson_dir/meson-info/intro-buildoptions.json" 2>/dev/null || echo "build options unknown"))"
-        echo "- peers: $(bwrap --version); nsjail $(command -v nsjail >/dev/null && echo installed || echo "not installed")"
+        echo "- peers: $(bwrap --version); $(firejail --version | head -n 1); nsjail $(command -v nsjail >/dev/null && echo installed || echo "not installed")"
         echo "- load: \`/proc/loadavg\` at start: $(cut -d' ' -f1-3 /proc/loadavg) (and at the end, below). On a"
         echo "  shared machine other work lands on some runs: read the medians with the σ and min"
         echo "  columns, and take differences smaller than σ as noise."

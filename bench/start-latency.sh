@@ -6,7 +6,11 @@
 #   floor     bench/floor.c: clone() into the six namespaces caisson uses, exec, wait
 #   bwrap     bwrap --unshare-all --die-with-parent --new-session, with a read-only view
 #             equivalent to caisson's default policy (bench_bwrap_args in lib.sh)
+#   firejail  firejail --noprofile --net=none --private-dev, / read-only but the workdir (its
+#             own kind of view: the whole host tree read-only, not a list of directories)
 #   nsjail    when installed (Debian 12 has no package)
+#   crun is not measured: it refuses this machine's hybrid cgroups (the cgroup2 mount has
+#   the hugetlb controller), with or without --cgroup-manager=disabled
 #   caisson   caisson run -T -- /bin/true, default policy, from a temporary workdir
 # Prints a markdown section; see bench/run-all.sh. Usage: sudo sh bench/start-latency.sh
 . "$(dirname "$0")/lib.sh"
@@ -29,6 +33,8 @@ set -f
 # shellcheck disable=SC2086
 set -- bare /bin/true :: floor "$bench_tmp/floor" :: bwrap $bwrap_cmd
 set +f
+set -- "$@" :: firejail firejail --quiet --noprofile --net=none --private-dev --read-only=/ \
+        --read-write="$work" /bin/true
 nsjail_note="nsjail: not installed (Debian 12 has no nsjail package), not measured."
 if command -v nsjail >/dev/null; then
         set -- "$@" :: nsjail nsjail -Mo --quiet -R /usr -R /etc -R /lib -R /lib64 -R /bin -B "$work" --cwd "$work" -- /bin/true
@@ -51,6 +57,7 @@ echo '```'
 echo "bare:    /bin/true"
 echo "floor:   bench/floor.c (clone(CLONE_NEWNS|NEWPID|NEWNET|NEWIPC|NEWUTS|NEWCGROUP), execve /bin/true, waitpid)"
 echo "bwrap:   $(echo "$bwrap_cmd" | sed "s|$work|\$W|g")"
+echo "firejail: firejail --quiet --noprofile --net=none --private-dev --read-only=/ --read-write=\$W /bin/true"
 command -v nsjail >/dev/null && echo "nsjail:  nsjail -Mo --quiet -R /usr -R /etc -R /lib -R /lib64 -R /bin -B \$W --cwd \$W -- /bin/true"
 echo "caisson: caisson run -T -- /bin/true    (cwd \$W, built-in default policy)"
 echo '```'
@@ -75,6 +82,8 @@ print("- median of the per-round ratios caisson / bwrap = %.2f (the two runs of 
           a / b for a, b in zip(res["caisson"]["times"], res["bwrap"]["times"])))
 if "nsjail" in res:
     print("- caisson / nsjail = %.2f" % (c / res["nsjail"]["median"]))
+if "firejail" in res:
+    print("- caisson / firejail = %.2f" % (c / res["firejail"]["median"]))
 print("- caisson / floor = %.2f (caisson − floor = %.2f ms: the mounts, cgroup, Landlock, seccomp, "
       "privilege drop and supervisor setup on top of the bare namespaces)" % (
           c / res["floor"]["median"], ms(c - res["floor"]["median"])))
@@ -82,4 +91,7 @@ print("- bwrap / floor = %.2f" % (res["bwrap"]["median"] / res["floor"]["median"
 print("- caisson / bare = %.2f" % (c / res["bare"]["median"]))
 PYEOF
 echo "- $nsjail_note"
+echo "- crun: not measured. crun 1.8.1 refuses this machine's hybrid cgroups (\"cgroups in hybrid"
+echo "  mode not supported, drop all controllers from cgroupv2\": the cgroup2 mount offers hugetlb),"
+echo "  also with --cgroup-manager=disabled."
 echo
