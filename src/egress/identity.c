@@ -400,7 +400,7 @@ void identity_holders(struct egress *e, struct identity_query *q, size_t n) {
          * for one client process). One walk serves every connection accepted in the same
          * batch: each was connected before the walk began. */
         for (size_t i = 0; i < e->n_id_pids; i++)
-                if (e->id_pids[i] != e->cfg.init_pid || e->cfg.init_pid <= 0)
+                if (e->id_pids[i] != e->cfg.init_pid)
                         pid_sockets(e, e->id_pids[i], q, n);
         /* No holder: the client exited (or hid the fd in flight) before the scan. Never
          * guess: the caller denies. */
