@@ -36,6 +36,7 @@ struct caisson_boundary; /* opaque, owned by the backend; released only by teard
 #define CAISSON_BACKEND_CAP_NETNS (UINT64_C(1) << 6)
 #define CAISSON_BACKEND_CAP_EGRESS (UINT64_C(1) << 7)
 #define CAISSON_BACKEND_CAP_PTY (UINT64_C(1) << 8)
+#define CAISSON_BACKEND_CAP_CONNECT_EVENTS (UINT64_C(1) << 9) /* CAISSON_SYSCALL_OBSERVE */
 
 struct caisson_backend_metadata {
         uint32_t size;
@@ -69,6 +70,10 @@ enum caisson_event_kind {
         CAISSON_EVENT_SYSCALL_KILLED = 3,  /* on_violation: kill — the tree is being killed */
         CAISSON_EVENT_BOUNDARY_LOST = 4,   /* the init or the boundary died */
         CAISSON_EVENT_RESOURCE_LIMIT = 5,  /* a resources: limit was hit (OOM kill, pids) */
+        /* A CAISSON_SYSCALL_OBSERVE call on a socket: pid, syscall, sock_ino. The caller is
+         * held until the supervisor calls next_event() again (or teardown), so whatever the
+         * supervisor records in between is in place before the call goes on. */
+        CAISSON_EVENT_CONNECT = 6,
 };
 
 struct caisson_event {
@@ -76,8 +81,8 @@ struct caisson_event {
         uint32_t reason;    /* enum caisson_reason */
         int32_t pid;        /* host pid (0 if unknown) */
         int32_t status;     /* PROCESS_EXITED: the wait status */
-        int32_t syscall_nr; /* SYSCALL_*: native number */
-        uint32_t _pad0;
+        int32_t syscall_nr; /* SYSCALL_*, CONNECT: native number */
+        uint32_t sock_ino;  /* CONNECT: the socket's inode (sockfs numbers are 32-bit) */
         char syscall[64];   /* SYSCALL_*: name */
         char binary[4096];  /* SYSCALL_*: /proc/<pid>/exe of the caller, if readable */
 };

@@ -65,6 +65,11 @@ enum caisson_syscall_action {
         CAISSON_SYSCALL_ALLOW = 0,   /* an exception to the default deny (policy seccomp.allow) */
         CAISSON_SYSCALL_DENY = 1,    /* EPERM, reported as syscall.denied (or kill, per policy) */
         CAISSON_SYSCALL_ENOSYS = 2,  /* ENOSYS, silent: runtimes fall back (clone3, io_uring) */
+        /* Not a denial: the caller is held while the backend reports it (CAISSON_EVENT_CONNECT,
+         * backend.h) and the supervisor records who made the call, then the call goes on.
+         * For connect() and TCP Fast Open sends, so the egress relay knows who connected a
+         * socket as of connect() rather than who holds it by the time it accepts. */
+        CAISSON_SYSCALL_OBSERVE = 3,
 };
 
 enum caisson_cmp_op {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* src/egress — internal to the egress runtime: the state the egress thread owns. Nothing
- * here is touched by any other thread once egress_start() returned. */
+ * here is touched by any other thread once egress_start() returned, but the connect()
+ * records (struct connect_records), which have their own lock. */
 #pragma once
 
 #include <netinet/in.h>
@@ -138,6 +139,38 @@ struct conn {
         struct conn *next_dead;
 };
 
+/* connectors.c: who called connect() on a socket, recorded while the call was held. */
+#define CONNECT_RECORDS_MAX 4096        /* sockets between connect() and the relay's accept */
+#define CONNECT_RECORD_TTL_USEC (60 * 1000000ULL)
+struct connector {                      /* one allocation: this, then the paths */
+        pid_t pid;
+        size_t n_chain;
+        const char *chain[16];          /* executable, then ancestors, as struct identity */
+};
+struct connect_record {
+        uint32_t ino;                   /* the socket; 0 = free slot */
+        uint8_t n;                      /* callers in who[] */
+        bool unknown;                   /* a caller whose executable could not be read */
+        bool overflow;                  /* more callers than who[] holds */
+        uint64_t when;                  /* CLOCK_MONOTONIC usec of the last connect() */
+        struct connector *who[4];
+};
+struct connect_records {
+        pthread_mutex_t lock;           /* the supervisor's main thread adds, the relay takes */
+        struct connect_record *slots;   /* 2 * CONNECT_RECORDS_MAX, allocated at first use */
+        size_t n;
+};
+void connectors_init(struct connect_records *t);
+void connectors_free(struct connect_records *t);
+/* Adds pid (its executable and ancestors below init_pid, read now) as a caller of connect()
+ * on socket ino. 0 or -ENOMEM/-EINVAL; a caller that cannot be read is recorded unknown. */
+int connectors_note(struct connect_records *t, pid_t pid, uint32_t ino, pid_t init_pid,
+                    uint64_t now);
+/* Moves ino's record into *ret (release with connect_record_done); false if none. */
+bool connectors_take(struct connect_records *t, uint32_t ino, struct connect_record *ret);
+void connectors_expire(struct connect_records *t, uint64_t now);
+void connect_record_done(struct connect_record *r);
+
 struct exe_hash {
         dev_t dev;
         ino_t ino;
@@ -195,6 +228,8 @@ struct egress {
         size_t next_hash;
         uint8_t rnd[256];
         size_t rnd_left;
+        struct connect_records connectors; /* the one thing two threads share: locked */
+        uint64_t connectors_next_expire;
 };
 
 /* Each relayed connection holds this many fds: client, upstream, two pipes. */
@@ -263,3 +298,7 @@ void identity_forget(struct egress *e);
 /* One holder's executable, its hash and its ancestors (after identity_holders()). 0, or
  * -ESRCH when it exited meanwhile or its executable was deleted. */
 int identity_of(struct egress *e, pid_t pid, struct identity *ret);
+/* Uncached, for any thread: /proc/PID/exe (false if unreadable or deleted), and the
+ * parent's pid (0 if unknown). */
+bool identity_read_exe(pid_t pid, char out[4096]);
+pid_t identity_ppid(pid_t pid);

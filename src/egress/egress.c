@@ -365,6 +365,7 @@ static struct egress *egress_new(const struct egress_config *cfg) {
                 return NULL;
         }
         e->cfg = *cfg;
+        connectors_init(&e->connectors);
         e->epoll_fd = e->stop_fd = e->timer_fd = e->nflog_fd = e->diag_fd = e->procs_fd = -1;
         for (size_t i = 0; i < ELEMENTSOF(e->pid_fds); i++)
                 e->pid_fds[i] = (struct pid_fds) { .fd_dir = -1, .stat_fd = -1 };
@@ -413,7 +414,12 @@ void egress_free(struct egress *e) {
         free(e->id_queries);
         free(e->id);
         free(e->resolved);
+        connectors_free(&e->connectors);
         free(e);
+}
+
+int egress_note_connect(struct egress *e, pid_t pid, uint32_t ino) {
+        return connectors_note(&e->connectors, pid, ino, e->cfg.init_pid, egress_now());
 }
 
 static void egress_freep(struct egress **e) {
@@ -575,6 +581,8 @@ int egress_start(struct egress *e, struct caisson_error *err) {
         if (r != 0)
                 return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_INTERNAL, r,
                                "start the egress thread");
+        /* Named, for top -H and for the tests that hold the relay alone (ptrace). */
+        (void) pthread_setname_np(e->thread, "caisson-egress");
         e->started = true;
         return 0;
 }

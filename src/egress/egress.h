@@ -47,6 +47,11 @@ struct egress_config {
         int cgroup_fd;                 /* the sandbox's cgroup dir: client pids come from here */
         pid_t init_pid;                /* the sandbox's init (host pid), or 0: never an ancestor
                                         * the policy sees, never a client */
+        /* The backend reports every connect() in the sandbox (CAISSON_EVENT_CONNECT) and the
+         * caller hands each to egress_note_connect(): the relay then also requires whoever
+         * called connect() on a socket to be allowed, and refuses a socket it was not told
+         * of. Without it, only the socket's holders at accept time are known. */
+        bool connectors;
         void (*event)(const struct egress_event *ev, void *userdata); /* from the egress thread */
         void *userdata;
 };
@@ -69,6 +74,11 @@ void egress_preload_wait(void);
 
 /* Starts the egress thread. */
 int egress_start(struct egress *e, struct caisson_error *err);
+
+/* From the thread that reads the backend's events, while the caller is held: pid called
+ * connect() (or a TCP Fast Open send) on socket ino. Reads its executable and ancestors
+ * and records them for the relay. 0, or negative errno (the socket is then refused). */
+int egress_note_connect(struct egress *e, pid_t pid, uint32_t ino);
 
 /* Stops the thread, closes every socket and connection, frees. NULL is fine. */
 void egress_free(struct egress *e);

@@ -279,12 +279,36 @@ static void pid_sockets(struct egress *e, pid_t pid, struct identity_query *q, s
                 safe_close(fd);
 }
 
+/* The ppid field of /proc/PID/stat's text, or 0. */
+static pid_t stat_ppid(char *buf) {
+        /* comm may hold spaces and ')': the fields start after the last ')'. */
+        char *rp = strrchr(buf, ')');
+        int ppid = 0;
+
+        if (!rp || sscanf(rp + 1, " %*c %d", &ppid) != 1)
+                return 0;
+        return (pid_t) ppid;
+}
+
+pid_t identity_ppid(pid_t pid) {
+        char buf[512];
+        ssize_t n;
+        int fd = proc_open(pid, "stat", 0, NULL);
+
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = 0;
+        return stat_ppid(buf);
+}
+
 static pid_t parent_of(struct egress *e, pid_t pid) {
         struct pid_fds *c = pid_fds(e, pid);
         char buf[512];
         ssize_t n = -1;
-        char *rp;
-        int ppid = 0;
 
         for (int attempt = 0; attempt < 2 && n < 0; attempt++) {
                 int fd;
@@ -303,11 +327,7 @@ static pid_t parent_of(struct egress *e, pid_t pid) {
         if (n <= 0)
                 return 0;
         buf[n] = 0;
-        /* comm may hold spaces and ')': the fields start after the last ')'. */
-        rp = strrchr(buf, ')');
-        if (!rp || sscanf(rp + 1, " %*c %d", &ppid) != 1)
-                return 0;
-        return (pid_t) ppid;
+        return stat_ppid(buf);
 }
 
 static void hash_exe(struct egress *e, pid_t pid, char hex[65]) {
@@ -352,7 +372,7 @@ out:
         safe_close(fd);
 }
 
-static bool read_exe(pid_t pid, char out[4096]) {
+bool identity_read_exe(pid_t pid, char out[4096]) {
         char path[64];
         ssize_t n;
 
@@ -413,7 +433,7 @@ int identity_of(struct egress *e, pid_t owner, struct identity *ret) {
         ret->pid = owner;
         ret->n_chain = 0;
         ret->sha256[0] = 0;
-        if (!read_exe(owner, ret->paths[0]))
+        if (!identity_read_exe(owner, ret->paths[0]))
                 return -ESRCH;
         ret->chain[ret->n_chain++] = ret->paths[0];
         hash_exe(e, owner, ret->sha256);
@@ -429,7 +449,7 @@ int identity_of(struct egress *e, pid_t owner, struct identity *ret) {
                         inside = e->id_pids[i] == p;
                 if (!inside)
                         break;
-                if (read_exe(p, ret->paths[ret->n_chain]))
+                if (identity_read_exe(p, ret->paths[ret->n_chain]))
                         ret->chain[ret->n_chain] = ret->paths[ret->n_chain], ret->n_chain++;
         }
         return 0;

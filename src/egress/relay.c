@@ -507,15 +507,15 @@ static bool is_host_own(struct egress *e, int family, const uint8_t *addr) {
 
 /* The decision for one holder of the client socket: *out, and in host the name it was
  * decided for. */
-static void decide(struct egress *e, const struct conn *c, const struct identity *id,
-                   struct egress_decision *out, char host[DNS_MAX_NAME + 1]) {
+static void decide(struct egress *e, const struct conn *c, const char *const *chain,
+                   size_t n_chain, struct egress_decision *out, char host[DNS_MAX_NAME + 1]) {
         const char *names[8];
         size_t n = egress_resolved_names(e, c->family, c->dst, names, ELEMENTSOF(names), false);
         struct egress_request req = {
                 .family = c->family,
                 .port = c->dport,
-                .binaries = id->chain,
-                .n_binaries = id->n_chain,
+                .binaries = chain,
+                .n_binaries = n_chain,
                 .addr_is_host_own = is_host_own(e, c->family, c->dst),
                 .widen_l7 = e->cfg.widen_l7,
         };
@@ -618,11 +618,86 @@ static int batch_identity(struct egress *e, pid_t pid, struct identity *id) {
         return 0;
 }
 
+/* Whether d allows for the same name as c's decision so far (set when have is true). */
+static bool same_name(const struct conn *c, const struct egress_decision *d) {
+        return c->d.by_name ? d->by_name && streq(d->by_name, c->d.by_name) : !d->by_name;
+}
+
+/* The callers of connect() on c's client socket (connectors.c), each decided like a
+ * holder. False when c was refused: no record, a caller that could not be read, or one
+ * that is not allowed. Else c->d holds the first caller's decision. The caller has
+ * checked that the socket was found (q->r == 0). */
+static bool connectors_decide(struct egress *e, struct conn *c, const struct identity_query *q) {
+        struct connect_record rec = { 0 };
+        bool ok = true;
+
+        if (!connectors_take(&e->connectors, (uint32_t) q->ino, &rec)) {
+                conn_deny(e, c, CAISSON_REASON_EGRESS_IDENTITY_UNKNOWN,
+                          "no connect() on this socket was seen from inside the sandbox");
+                return false;
+        }
+        if (rec.unknown || rec.overflow || rec.n == 0) {
+                conn_deny(e, c, CAISSON_REASON_EGRESS_IDENTITY_UNKNOWN,
+                          rec.overflow ? "connect() was called on this socket too many times" :
+                                         "a process that called connect() on this socket "
+                                         "could not be identified");
+                connect_record_done(&rec);
+                return false;
+        }
+        for (size_t k = 0; k < rec.n && ok; k++) {
+                const struct connector *w = rec.who[k];
+                struct egress_decision d;
+                char host[DNS_MAX_NAME + 1] = "";
+
+                decide(e, c, w->chain, w->n_chain, &d, host);
+                if (k > 0 && d.allow && !same_name(c, &d)) {
+                        d.allow = false;
+                        d.reason = CAISSON_REASON_EGRESS_BINARY_MISMATCH;
+                        (void) snprintf(d.detail, sizeof d.detail,
+                                        "the processes that called connect() on this socket "
+                                        "are allowed for different names");
+                }
+                if (k > 0 && d.allow)
+                        continue;
+                c->d = d;
+                memcpy(c->host, host, sizeof c->host);
+                if (c->d.by_name)
+                        c->d.by_name = c->host;
+                c->d.matched_path = NULL;       /* pointed into the record */
+                c->pid = w->pid;
+                (void) snprintf(c->binary, sizeof c->binary, "%s", w->chain[0]);
+                c->sha256[0] = 0;
+                if (!d.allow) {
+                        char extra[sizeof c->d.detail];
+
+                        (void) snprintf(extra, sizeof extra, "pid %d called connect(): %.400s",
+                                        (int) w->pid, d.detail);
+                        memcpy(c->d.detail, extra, sizeof extra);
+                        ok = false;
+                }
+        }
+        connect_record_done(&rec);
+        if (!ok)
+                conn_deny(e, c, c->d.reason, c->d.detail);
+        return ok;
+}
+
 /* The decision for c, whose holders q found, and what follows from it. */
 static void conn_decide(struct egress *e, struct conn *c, const struct identity_query *q,
                         struct identity *id) {
         const pid_t *holders = q->holders;
         size_t n_holders = q->r == 0 ? q->n_holders : 0;
+        /* With connect() records, the caller of connect() decided first: every holder must
+         * then be allowed for the same name. */
+        bool have = false;
+
+        /* A client socket not found (closed before the scan) has no inode to look up: the
+         * holders below, none, refuse it as unknown. */
+        if (e->cfg.connectors && q->r == 0) {
+                if (!connectors_decide(e, c, q))
+                        return;
+                have = true;
+        }
 
         /* Every process that holds the client socket must be allowed, with the same name
          * to check: any of them may write to it. None found (it exited before the scan),
@@ -637,9 +712,8 @@ static void conn_decide(struct egress *e, struct conn *c, const struct identity_
                         id->n_chain = 0;
                         id->sha256[0] = 0;
                 }
-                decide(e, c, id, &d, host);
-                if (i > 0 && d.allow && !(c->d.by_name ? d.by_name && streq(d.by_name, c->d.by_name) :
-                                                          !d.by_name)) {
+                decide(e, c, id->chain, id->n_chain, &d, host);
+                if ((i > 0 || have) && d.allow && !same_name(c, &d)) {
                         d.allow = false;
                         d.reason = CAISSON_REASON_EGRESS_BINARY_MISMATCH;
                         (void) snprintf(d.detail, sizeof d.detail,
@@ -771,6 +845,13 @@ void relay_event(struct egress *e, struct conn *c, bool upstream, uint32_t event
 
 void relay_tick(struct egress *e, uint64_t now) {
         struct conn *next;
+
+        /* connect() records never taken (unix sockets, loopback peers) expire; a scan of
+         * the table every few seconds is enough for a one-minute lifetime. */
+        if (now >= e->connectors_next_expire) {
+                connectors_expire(&e->connectors, now);
+                e->connectors_next_expire = now + 5 * 1000000ULL;
+        }
 
         for (struct conn *c = e->conns; c; c = next) {
                 next = c->next;

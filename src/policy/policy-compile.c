@@ -47,9 +47,12 @@ int policy_compile(const struct policy *p, const struct policy_compile_opts *o,
                         return cs_fail(err, CAISSON_LAYER_POLICY, CAISSON_REASON_POLICY_INVALID, 0,
                                        "'/' may not be read-write");
 
-        r = syscall_table_build((const char *const *) p->seccomp_deny, p->n_seccomp_deny,
-                                (const char *const *) p->seccomp_allow, p->n_seccomp_allow,
-                                &c->syscalls, &c->intent.n_syscalls, err);
+        /* With egress, every connect() is observed: the relay decides on who connected the
+         * socket as well as on who holds it when it is accepted (egress/connectors.c). */
+        r = syscall_table_build_ex((const char *const *) p->seccomp_deny, p->n_seccomp_deny,
+                                   (const char *const *) p->seccomp_allow, p->n_seccomp_allow,
+                                   p->n_network > 0 ? SYSCALL_TABLE_OBSERVE_CONNECT : 0,
+                                   &c->syscalls, &c->intent.n_syscalls, err);
         if (r < 0)
                 return r;
 

@@ -301,9 +301,33 @@ static int32_t default_nr(const char *name) {
         return -1;
 }
 
+/* The calls that connect a TCP socket: connect(), and a send with MSG_FASTOPEN (its SYN
+ * carries the first data). The flags are a by-value argument, so the filter can test them.
+ * io_uring's IORING_OP_CONNECT passes no filter: io_uring is ENOSYS by default, and a
+ * policy that allows it gets no record for such a socket, which the relay refuses. */
+#define CS_MSG_FASTOPEN 0x20000000ULL
+static const struct caisson_syscall_rule observe_rules[] = {
+        { .name = "connect", .nr = 42, .action = CAISSON_SYSCALL_OBSERVE },
+        { .name = "sendto", .nr = 44, .action = CAISSON_SYSCALL_OBSERVE,
+          .args = { { .index = 3, .op = CAISSON_CMP_MASKED_EQ, .mask = CS_MSG_FASTOPEN,
+                      .value = CS_MSG_FASTOPEN } } },
+        { .name = "sendmsg", .nr = 46, .action = CAISSON_SYSCALL_OBSERVE,
+          .args = { { .index = 2, .op = CAISSON_CMP_MASKED_EQ, .mask = CS_MSG_FASTOPEN,
+                      .value = CS_MSG_FASTOPEN } } },
+        { .name = "sendmmsg", .nr = 307, .action = CAISSON_SYSCALL_OBSERVE,
+          .args = { { .index = 3, .op = CAISSON_CMP_MASKED_EQ, .mask = CS_MSG_FASTOPEN,
+                      .value = CS_MSG_FASTOPEN } } },
+};
+
 int syscall_table_build(const char *const *deny, size_t n_deny, const char *const *allow,
                         size_t n_allow, struct caisson_syscall_rule **ret, size_t *ret_n,
                         struct caisson_error *err) {
+        return syscall_table_build_ex(deny, n_deny, allow, n_allow, 0, ret, ret_n, err);
+}
+
+int syscall_table_build_ex(const char *const *deny, size_t n_deny, const char *const *allow,
+                           size_t n_allow, unsigned flags, struct caisson_syscall_rule **ret,
+                           size_t *ret_n, struct caisson_error *err) {
         _cleanup_free_ struct caisson_syscall_rule *rules = NULL;
         size_t n_defaults, names_size = 0, n = 0;
         char *names;
@@ -332,11 +356,12 @@ int syscall_table_build(const char *const *deny, size_t n_deny, const char *cons
         n_defaults = emit_defaults(NULL);
 
         /* One allocation: the rules, then the policy's deny names they point to. */
-        rules = malloc((n_defaults + n_deny + 1) * sizeof(*rules) + names_size);
+        rules = malloc((n_defaults + n_deny + 1 + ELEMENTSOF(observe_rules)) * sizeof(*rules) +
+                       names_size);
         if (!rules)
                 return cs_fail(err, CAISSON_LAYER_POLICY, CAISSON_REASON_NO_MEMORY, ENOMEM,
                                "seccomp: table");
-        names = (char *) (rules + n_defaults + n_deny + 1);
+        names = (char *) (rules + n_defaults + n_deny + 1 + ELEMENTSOF(observe_rules));
 
         (void) emit_defaults(rules);
         n = n_defaults;
@@ -370,6 +395,19 @@ int syscall_table_build(const char *const *deny, size_t n_deny, const char *cons
                                 rules[j++] = rules[k];
                 n = j;
         }
+
+        /* Observed after the allow list: allowing connect (an exception to a denial) must
+         * not stop the record. A call the table denies or answers ENOSYS in any form is
+         * left to that rule: it never connects, and one filter cannot hold both actions. */
+        if (flags & SYSCALL_TABLE_OBSERVE_CONNECT)
+                for (size_t i = 0; i < ELEMENTSOF(observe_rules); i++) {
+                        bool taken = false;
+
+                        for (size_t k = 0; k < n && !taken; k++)
+                                taken = streq(rules[k].name, observe_rules[i].name);
+                        if (!taken)
+                                rules[n++] = observe_rules[i];
+                }
 
         *ret = TAKE_PTR(rules);
         *ret_n = n;

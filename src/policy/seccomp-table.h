@@ -20,5 +20,13 @@ int syscall_table_build(const char *const *deny, size_t n_deny, const char *cons
                         size_t n_allow, struct caisson_syscall_rule **ret, size_t *ret_n,
                         struct caisson_error *err);
 
+/* The same, with flags: SYSCALL_TABLE_OBSERVE_CONNECT adds CAISSON_SYSCALL_OBSERVE rules
+ * for connect() and for sendto/sendmsg/sendmmsg with MSG_FASTOPEN, each unless the table
+ * already has a rule for that name. */
+#define SYSCALL_TABLE_OBSERVE_CONNECT 0x1u
+int syscall_table_build_ex(const char *const *deny, size_t n_deny, const char *const *allow,
+                           size_t n_allow, unsigned flags, struct caisson_syscall_rule **ret,
+                           size_t *ret_n, struct caisson_error *err);
+
 /* True if name is a syntactically valid syscall name. */
 int syscall_name_valid(const char *name);

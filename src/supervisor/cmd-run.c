@@ -589,6 +589,7 @@ static int write_resolv_conf(const char *state_dir) {
 struct supervise {
         struct lifecycle *lc;
         struct events *ev;
+        struct egress *eg;              /* NULL without network_policies */
         pid_t agent;
         int exit_code;
         bool timed_out, killed_by_filter, lost;
@@ -635,6 +636,14 @@ static void handle_backend_events(struct supervise *s) {
                                 s->agent = 0;
                         } else
                                 json_object_put(d);
+                        break;
+                case CAISSON_EVENT_CONNECT:
+                        /* The caller is held until the next next_event(): recorded first,
+                         * so the relay knows who connected before the SYN leaves. A record
+                         * that fails leaves none, and the relay refuses the socket. */
+                        json_object_put(d);
+                        if (s->eg)
+                                (void) egress_note_connect(s->eg, e.pid, e.sock_ino);
                         break;
                 case CAISSON_EVENT_BOUNDARY_LOST:
                         json_object_put(d);
@@ -860,7 +869,16 @@ int cmd_run(int argc, char **argv) {
                 ecfg.sandbox_netns_fd = lc.att.netns_fd;
                 ecfg.cgroup_fd = lc.att.cgroup_fd;
                 ecfg.init_pid = lc.att.init_pid > 0 ? lc.att.init_pid : 0;
+                /* policy_compile() asked the backend to observe connect(): a backend that
+                 * cannot would leave every socket without a record, refused. */
+                {
+                        struct caisson_backend_metadata meta = { .size = sizeof meta };
+
+                        lc.backend->metadata(&meta);
+                        ecfg.connectors = (meta.capabilities & CAISSON_BACKEND_CAP_CONNECT_EVENTS) != 0;
+                }
                 r = egress_setup(&ecfg, &eg, &err);
+                sv.eg = eg;
                 if (r >= 0)
                         r = egress_start(eg, &err);
                 if (r < 0) {

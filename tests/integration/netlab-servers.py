@@ -527,6 +527,51 @@ def p_upgrade(host, port, path, host2):
         return read_response(s)
 
 
+def p_tfo(host, port):
+    """GET / over TCP Fast Open: sendto(MSG_FASTOPEN) connects and sends in one call, with
+    no connect() at all."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        # Blocking: a non-blocking Fast Open send without a cookie is EINPROGRESS.
+        s.sendto(("GET / HTTP/1.0\r\nHost: %s\r\nUser-Agent: netlab-tfo\r\n\r\n"
+                  % host).encode(), socket.MSG_FASTOPEN, (host, int(port)))
+        s.settimeout(TIMEOUT)
+        resp = read_all(s)
+    finally:
+        s.close()
+    if b" 200 " not in resp.split(b"\r\n", 1)[0] + b" ":
+        raise Fail("status")
+    return "tfo"
+
+
+def p_unix():
+    """connect() on a unix socket inside the sandbox, and on a pipe (ENOTSOCK): neither is
+    held or refused by the connect() records."""
+    import tempfile
+    d = tempfile.mkdtemp()
+    path = os.path.join(d, "s")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(TIMEOUT)
+    c.connect(path)
+    a, _ = srv.accept()
+    a.sendall(b"hi")
+    if c.recv(2) != b"hi":
+        raise Fail("unix")
+    r, w = os.pipe()
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.connect(r, None, 0) != -1 or ctypes.get_errno() != 88:  # ENOTSOCK
+            raise Fail("pipe-connect-errno-%d" % ctypes.get_errno())
+    finally:
+        os.close(r)
+        os.close(w)
+    return "unix"
+
+
 def p_connect(host, port):
     """A bare TCP connect (the control for listeners that never answer)."""
     with connect(host, port):
@@ -797,7 +842,22 @@ def p_borrow(host, port):
     return "borrowed"
 
 
-PROBES = {"borrow": p_borrow, "late": p_late, "http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
+def p_handoff(host, port):
+    """The connect-then-exec race: python connects and sends its own GET, then execs an
+    allowed binary (curl) that inherits the socket as fd 9 and makes a request of its own,
+    which keeps it alive until the relay has decided both sockets, so the relay, if it has
+    not accepted yet, finds only curl holding the socket. Prints nothing after the exec:
+    the test reads the server's log and the events."""
+    s = socket.create_connection((host, int(port)), timeout=TIMEOUT)
+    s.sendall(("GET /handoff HTTP/1.0\r\nHost: %s\r\nUser-Agent: netlab-handoff"
+               "\r\n\r\n" % host).encode())
+    os.dup2(s.fileno(), 9)  # inheritable
+    sys.stdout.flush()
+    os.execv("/usr/bin/curl", ["curl", "-s", "-m", "5", "-o", "/dev/null",
+                               "http://%s:%s/" % (host, port)])
+
+
+PROBES = {"handoff": p_handoff, "tfo": p_tfo, "unix": p_unix, "borrow": p_borrow, "late": p_late, "http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
           "dns": p_dns, "resolve": p_resolve, "tls": p_tls, "halfclose": p_halfclose,
           "concurrent": p_concurrent, "urllib": p_urllib,
           "keepalive": p_keepalive, "upgrade": p_upgrade}

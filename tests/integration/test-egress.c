@@ -22,7 +22,9 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -1000,6 +1002,123 @@ Test(egress, shared_socket_every_holder_must_match) {
                                     "      - path: \"/usr/bin/python3*\"\n"), ctl, N(ctl));
         expect_ok(&ctl[0]);
         cr_expect(netlab_log_has(lab, "http", "ua=netlab-borrow"), "%s", netlab_log(lab, "http"));
+        netlab_stop(lab);
+}
+
+/* The supervisor's relay thread (named caisson-egress), or 0. */
+static pid_t egress_thread_of(pid_t sup) {
+        char *dir = fmt("/proc/%d/task", (int) sup);
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        pid_t found = 0;
+
+        while (d && !found && (de = readdir(d))) {
+                char *path = fmt("%s/%s/comm", dir, de->d_name), comm[32] = "";
+                FILE *f = fopen(path, "re");
+
+                if (f) {
+                        if (fgets(comm, sizeof comm, f) && strcmp(comm, "caisson-egress\n") == 0)
+                                found = (pid_t) strtol(de->d_name, NULL, 10);
+                        fclose(f);
+                }
+                free(path);
+        }
+        if (d)
+                closedir(d);
+        free(dir);
+        return found;
+}
+
+/* Holds the relay alone: its thread stopped with ptrace, so it accepts nothing, while the
+ * supervisor's main thread goes on answering the sandbox's held connect() calls. */
+static void *hold_relay(void *userdata) {
+        struct hold *h = userdata;
+        pid_t sup, tid;
+        int st;
+
+        if (!wait_file(h->wd, "ready", 300) || (sup = supervisor_in(h->netns)) <= 0 ||
+            (tid = egress_thread_of(sup)) <= 0)
+                return NULL;
+        if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0)
+                return NULL;
+        if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) == 0 &&
+            waitpid(tid, &st, __WALL) == tid && WIFSTOPPED(st)) {
+                char *p = fmt("%s/stopped", h->wd);
+
+                h->held = true;
+                close(open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+                free(p);
+                (void) wait_file(h->wd, "launched", 100);
+        }
+        (void) ptrace(PTRACE_DETACH, tid, NULL, NULL);
+        return NULL;
+}
+
+/* The connect-then-exec race, made certain: with the relay held, python connects, sends
+ * its GET and execs curl (allowed), which inherits the socket; only then does the relay
+ * accept, and by then curl is the socket's only holder. Who called connect() was recorded
+ * while that call was held: python, refused. Control: the same run with python allowed
+ * too gets its GET through, so it is the connect() record that stops it. */
+Test(egress, connect_then_exec_refused) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        char *script = fmt("sh: touch %s/ready; i=0; while [ ! -e %s/stopped ] && [ $i -lt 300 ]; "
+                           "do sleep 0.1; i=$((i+1)); done; ($P handoff " NETLAB_WEB " 80 >/dev/null 2>&1 &); "
+                           "sleep 1.5; touch %s/launched; sleep 2; echo ok 0 ran", wd, wd, wd);
+        struct probe p[] = { { "handoff", script } };
+        struct probe ctl[] = { { "handoff", script } };
+        const char *go_on = fmt("%s/launched", wd), *stopped = fmt("%s/stopped", wd),
+                   *ready = fmt("%s/ready", wd);
+        struct hold h = { .wd = wd, .netns = netlab_ns_inode(lab, NETLAB_HOST) };
+        pthread_t t;
+
+        require_egress(lab, wd);
+        cr_assert_eq(pthread_create(&t, NULL, hold_relay, &h), 0);
+        in_sandbox(lab, wd, POL(wd, entry("web", NETLAB_WEB, 80, "/usr/bin/curl")), p, N(p));
+        pthread_join(t, NULL);
+        cr_assert(h.held, "the relay was never held: nothing was tested");
+        cr_expect(!netlab_log_has(lab, "http", "ua=netlab-handoff"),
+                  "python's GET got out under curl's name:\n%s\ndecisions:\n%s",
+                  netlab_log(lab, "http"), last_events ?: "");
+        cr_expect(event_has(last_events, "egress.denied", "egress_binary_mismatch",
+                            "called connect()"), "%s", last_events ?: "");
+        cr_expect(event_has(last_events, "egress.denied", "egress_binary_mismatch", "python3"),
+                  "%s", last_events ?: "");
+
+        unlink(go_on);
+        unlink(stopped);
+        unlink(ready);
+        h.held = false;
+        cr_assert_eq(pthread_create(&t, NULL, hold_relay, &h), 0);
+        in_sandbox(lab, wd, POL(wd, "  web:\n    endpoints:\n      - host: " NETLAB_WEB "\n"
+                                    "        port: 80\n    binaries:\n"
+                                    "      - path: /usr/bin/curl\n"
+                                    "      - path: \"/usr/bin/python3*\"\n"), ctl, N(ctl));
+        pthread_join(t, NULL);
+        cr_assert(h.held, "the relay was never held in the control");
+        cr_expect(netlab_log_has(lab, "http", "ua=netlab-handoff"), "control: %s\n%s",
+                  netlab_log(lab, "http"), last_events ?: "");
+        free(script);
+        netlab_stop(lab);
+}
+
+/* A TCP Fast Open client makes no connect(): its sendto(MSG_FASTOPEN) is what gets
+ * recorded, so it is allowed like any other client of an allowed binary (a socket with no
+ * record is refused). Unix sockets and a connect() on a pipe are not affected. */
+Test(egress, fast_open_and_unix_connects) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        struct probe p[] = {
+                { "tfo", "tfo " NETLAB_WEB " 80" },
+                { "unix", "unix" },
+        };
+
+        require_egress(lab, wd);
+        in_sandbox(lab, wd, POL(wd, entry("web", NETLAB_WEB, 80, "/usr/bin/python3*")), p, N(p));
+        expect_ok(&p[0]);
+        expect_ok(&p[1]);
+        cr_expect(netlab_log_has(lab, "http", "ua=netlab-tfo"), "%s\n%s", netlab_log(lab, "http"),
+                  last_events ?: "");
         netlab_stop(lab);
 }
 

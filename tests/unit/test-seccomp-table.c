@@ -1368,3 +1368,177 @@ Test(syscall_filter, prebuilt_default_matches_fresh_compile) {
         free(rules);
         free(more);
 }
+
+/* ---- observed connect() (egress: who connected a socket) -------------------------------- */
+
+static void build_observe(struct table *t, const char *const *deny, size_t n_deny,
+                          const char *const *allow, size_t n_allow) {
+        struct caisson_error err = {};
+        int r = syscall_table_build_ex(deny, n_deny, allow, n_allow,
+                                       SYSCALL_TABLE_OBSERVE_CONNECT, &t->rules, &t->n, &err);
+
+        cr_assert_eq(r, 0, "syscall_table_build_ex: %d %s", r, err.msg);
+}
+
+/* connect() always, and the three sends only with MSG_FASTOPEN (their flags argument);
+ * nothing without the flag. */
+Test(seccomp_table, observe_connect_rules) {
+        struct table t = {}, plain = {};
+        const struct { const char *name; uint32_t index; } sends[] = {
+                { "sendto", 3 }, { "sendmsg", 2 }, { "sendmmsg", 3 },
+        };
+        const struct caisson_syscall_rule *r;
+
+        build_observe(&t, NULL, 0, NULL, 0);
+        build_default(&plain);
+        cr_assert_eq(t.n, plain.n + 4);
+        r = find_rule(t.rules, t.n, "connect");
+        cr_assert_not_null(r);
+        cr_assert_eq(r->action, CAISSON_SYSCALL_OBSERVE);
+        cr_assert_eq(r->args[0].op, CAISSON_CMP_NONE);
+        for (size_t i = 0; i < ELEMENTSOF(sends); i++) {
+                r = find_rule(t.rules, t.n, sends[i].name);
+                cr_assert_not_null(r, "%s", sends[i].name);
+                cr_assert_eq(r->action, CAISSON_SYSCALL_OBSERVE);
+                cr_assert_eq(r->args[0].op, CAISSON_CMP_MASKED_EQ);
+                cr_assert_eq(r->args[0].index, sends[i].index, "%s", sends[i].name);
+                cr_assert_eq(r->args[0].mask, 0x20000000ULL);
+                cr_assert_eq(r->args[0].value, 0x20000000ULL);
+                cr_assert_eq(r->args[1].op, CAISSON_CMP_NONE);
+                cr_assert_null(find_rule(plain.rules, plain.n, sends[i].name));
+        }
+        cr_assert_null(find_rule(plain.rules, plain.n, "connect"));
+        table_done(&t);
+        table_done(&plain);
+}
+
+/* A denied connect stays a denial (one rule); an allowed one is still observed: the allow
+ * list lifts denials, it does not stop the record. */
+Test(seccomp_table, observe_yields_to_deny_not_to_allow) {
+        struct table t = {};
+        const char *deny[] = { "connect" }, *allow[] = { "connect", "sendto" };
+
+        build_observe(&t, deny, 1, NULL, 0);
+        cr_assert_eq(count_rules(t.rules, t.n, "connect"), 1);
+        cr_assert_eq(find_rule(t.rules, t.n, "connect")->action, CAISSON_SYSCALL_DENY);
+        cr_assert_eq(find_rule(t.rules, t.n, "sendto")->action, CAISSON_SYSCALL_OBSERVE);
+        table_done(&t);
+
+        build_observe(&t, NULL, 0, allow, 2);
+        cr_assert_eq(find_rule(t.rules, t.n, "connect")->action, CAISSON_SYSCALL_OBSERVE);
+        cr_assert_eq(find_rule(t.rules, t.n, "sendto")->action, CAISSON_SYSCALL_OBSERVE);
+        table_done(&t);
+}
+
+/* The build-time BPF of the observed table is what libseccomp makes of it now. */
+Test(syscall_filter, prebuilt_observe_matches_fresh_compile) {
+        struct caisson_error err = {};
+        struct table t = {};
+        struct syscall_filter pre = {}, fresh = {};
+
+        build_observe(&t, NULL, 0, NULL, 0);
+        cr_assert_eq(t.n, observe_filter_rules);
+        cr_assert_eq(syscall_filter_fingerprint(t.rules, t.n), observe_filter_fingerprint);
+        cr_assert_eq(prebuilt(t.rules, t.n, &pre), 1);
+        cr_assert_eq(syscall_filter_compile_fresh(t.rules, t.n, &fresh, &err), 0, "%s", err.msg);
+        cr_assert_eq(pre.main.len, fresh.main.len);
+        cr_assert(memcmp(pre.main.filter, fresh.main.filter,
+                         fresh.main.len * sizeof(struct sock_filter)) == 0);
+        syscall_filter_done(&pre);
+        syscall_filter_done(&fresh);
+        table_done(&t);
+}
+
+/* The kernel path: a connect() on a TCP socket is reported with the socket's inode and
+ * held until syscall_filter_continue() (the listener sees no connection meanwhile), then
+ * goes on; a connect() on a pipe, and a send without MSG_FASTOPEN, are not held. */
+Test(syscall_filter, observe_connect_holds_until_continue) {
+        _cleanup_(compiled_done) struct compiled c = {};
+        _cleanup_close_ int listener = -1, srv = -1;
+        struct caisson_error err = {};
+        struct caisson_event ev;
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t al = sizeof a;
+        int nrs[4], sv[2], info[2], status, r;
+        size_t n_nrs;
+        uint64_t held = 0;
+        uint32_t ino = 0;
+        struct pollfd p;
+        pid_t pid;
+
+        build_observe(&c.t, NULL, 0, NULL, 0);
+        cr_assert_eq(syscall_filter_compile(c.t.rules, c.t.n, &c.f, &err), 0, "%s", err.msg);
+        n_nrs = syscall_filter_observed(c.t.rules, c.t.n, nrs, ELEMENTSOF(nrs));
+        cr_assert_eq(n_nrs, 4);
+        srv = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq(srv, 0);
+        cr_assert_eq(bind(srv, (struct sockaddr *) &a, sizeof a), 0);
+        cr_assert_eq(listen(srv, 4), 0);
+        cr_assert_eq(getsockname(srv, (struct sockaddr *) &a, &al), 0);
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        cr_assert_eq(pipe2(info, O_CLOEXEC), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                struct stat st;
+                int l = -1, s, u, pp[2];
+
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+                    syscall_filter_load(&c.f, &l, &err) < 0 || send_fd(sv[1], l) < 0)
+                        _exit(121);
+                if (pipe(pp) < 0 || connect(pp[0], (struct sockaddr *) &a, sizeof a) == 0 ||
+                    errno != ENOTSOCK)
+                        _exit(122);
+                u = socket(AF_INET, SOCK_DGRAM, 0);
+                if (u < 0 || sendto(u, "x", 1, 0, (struct sockaddr *) &a, sizeof a) != 1)
+                        _exit(123);
+                s = socket(AF_INET, SOCK_STREAM, 0);
+                if (s < 0 || fstat(s, &st) < 0 ||
+                    write(info[1], &(uint32_t) { (uint32_t) st.st_ino }, 4) != 4)
+                        _exit(124);
+                if (connect(s, (struct sockaddr *) &a, sizeof a) < 0)
+                        _exit(125);
+                s = socket(AF_INET, SOCK_STREAM, 0);
+                if (s < 0 || fstat(s, &st) < 0 ||
+                    write(info[1], &(uint32_t) { (uint32_t) st.st_ino }, 4) != 4)
+                        _exit(126);
+                if (sendto(s, "x", 1, MSG_FASTOPEN, (struct sockaddr *) &a, sizeof a) != 1)
+                        _exit(127);
+                _exit(0);
+        }
+        (void) close(sv[1]);
+        (void) close(info[1]);
+        listener = recv_fd(sv[0]);
+        cr_assert_geq(listener, 0);
+        /* The pipe's connect: answered at once, nothing held, no event. */
+        p = (struct pollfd) { .fd = listener, .events = POLLIN };
+        cr_assert_eq(poll(&p, 1, 10000), 1);
+        r = syscall_filter_handle_observe(listener, nrs, n_nrs, &held, NULL, NULL, &ev, &err);
+        cr_assert_eq(r, 0, "%d %s", r, err.msg);
+        cr_assert_eq(read(info[0], &ino, 4), 4);
+        /* The TCP connect: reported and held. */
+        cr_assert_eq(poll(&p, 1, 10000), 1);
+        r = syscall_filter_handle_observe(listener, nrs, n_nrs, &held, NULL, NULL, &ev, &err);
+        cr_assert_eq(r, 1, "%d %s", r, err.msg);
+        cr_assert_eq(ev.kind, CAISSON_EVENT_CONNECT);
+        cr_assert_eq(ev.pid, pid);
+        cr_assert_eq(ev.sock_ino, ino);
+        cr_assert_str_eq(ev.syscall, "connect");
+        p = (struct pollfd) { .fd = srv, .events = POLLIN };
+        cr_assert_eq(poll(&p, 1, 200), 0, "the connection was made while held");
+        cr_assert_eq(syscall_filter_continue(listener, held), 0);
+        cr_assert_eq(poll(&p, 1, 10000), 1, "the connection never came after the answer");
+        /* The Fast Open send: reported as sendto, on its own socket. */
+        cr_assert_eq(read(info[0], &ino, 4), 4);
+        p = (struct pollfd) { .fd = listener, .events = POLLIN };
+        cr_assert_eq(poll(&p, 1, 10000), 1);
+        r = syscall_filter_handle_observe(listener, nrs, n_nrs, &held, NULL, NULL, &ev, &err);
+        cr_assert_eq(r, 1, "%d %s", r, err.msg);
+        cr_assert_eq(ev.sock_ino, ino);
+        cr_assert_str_eq(ev.syscall, "sendto");
+        cr_assert_eq(syscall_filter_continue(listener, held), 0);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+        (void) close(sv[0]);
+        (void) close(info[0]);
+}

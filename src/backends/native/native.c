@@ -34,7 +34,8 @@ static void native_metadata(struct caisson_backend_metadata *ret) {
                 .capabilities = CAISSON_BACKEND_CAP_NAMESPACES | CAISSON_BACKEND_CAP_LANDLOCK |
                                 CAISSON_BACKEND_CAP_SECCOMP | CAISSON_BACKEND_CAP_SECCOMP_EVENTS |
                                 CAISSON_BACKEND_CAP_CGROUP | CAISSON_BACKEND_CAP_RESOURCES |
-                                CAISSON_BACKEND_CAP_NETNS | CAISSON_BACKEND_CAP_PTY,
+                                CAISSON_BACKEND_CAP_NETNS | CAISSON_BACKEND_CAP_PTY |
+                                CAISSON_BACKEND_CAP_CONNECT_EVENTS,
         };
 }
 
@@ -183,6 +184,8 @@ static int native_ensure_boundary(const struct caisson_intent *intent,
                                "boundary");
         b->init_pidfd = b->ctl_fd = b->listener_fd = b->netns_fd = b->pts_fd = b->epoll_fd = -1;
         b->on_violation = intent->seccomp_on_violation;
+        b->n_observed = syscall_filter_observed(intent->syscalls, intent->n_syscalls, b->observed,
+                                                ELEMENTSOF(b->observed));
 
         r = config_copy(intent, &b->cfg, err);
         if (r < 0)
@@ -533,6 +536,11 @@ static int native_next_event(struct caisson_boundary *b, struct caisson_event *r
         struct epoll_event ev[2];
         int n;
 
+        /* The caller of the last CONNECT event goes on now: the supervisor has recorded it. */
+        if (b->holding) {
+                b->holding = false;
+                (void) syscall_filter_continue(b->listener_fd, b->held);
+        }
         n = epoll_wait(b->epoll_fd, ev, 2, 0);
         if (n < 0)
                 return errno == EINTR ? 0 : cs_fail(err, CAISSON_LAYER_BACKEND,
@@ -540,8 +548,10 @@ static int native_next_event(struct caisson_boundary *b, struct caisson_event *r
         for (int i = 0; i < n; i++) {
                 if (ev[i].data.fd == b->listener_fd) {
                         bool kill = b->on_violation == CAISSON_VIOLATION_KILL;
-                        int r = syscall_filter_handle_full(b->listener_fd,
-                                                           kill ? kill_tree : NULL, b, ret, err);
+                        int r = syscall_filter_handle_observe(b->listener_fd, b->observed,
+                                                              b->n_observed, &b->held,
+                                                              kill ? kill_tree : NULL, b, ret,
+                                                              err);
 
                         if (r < 0) {
                                 /* The listener fails only when the filter has no users
@@ -551,6 +561,10 @@ static int native_next_event(struct caisson_boundary *b, struct caisson_event *r
                         }
                         if (r == 0)
                                 continue;
+                        if (ret->kind == CAISSON_EVENT_CONNECT) {
+                                b->holding = true;
+                                return 1;
+                        }
                         if (kill) {
                                 ret->kind = CAISSON_EVENT_SYSCALL_KILLED;
                                 ret->reason = CAISSON_REASON_SYSCALL_KILLED;

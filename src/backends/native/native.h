@@ -45,6 +45,10 @@ struct caisson_boundary {
         struct cgroup_layout layout;
         struct cgroup_set *cg;
         uint32_t on_violation;
+        int observed[4];         /* CAISSON_SYSCALL_OBSERVE numbers (connect, TFO sends) */
+        size_t n_observed;
+        uint64_t held;           /* a CONNECT event's caller, let go at the next next_event */
+        bool holding;
 
         pid_t init_pid;          /* host pid; 0 until cloned */
         int init_pidfd;

@@ -147,6 +147,9 @@ static int add_rule(scmp_filter_ctx ctx, const struct caisson_syscall_rule *r,
         case CAISSON_SYSCALL_ENOSYS:
                 action = SCMP_ACT_ERRNO(ENOSYS);
                 break;
+        case CAISSON_SYSCALL_OBSERVE:
+                action = SCMP_ACT_NOTIFY; /* told apart from a denial by its number */
+                break;
         default:
                 return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_INTERNAL, EINVAL,
                                "'%s': unknown action %u", name, r->action);
@@ -321,27 +324,42 @@ uint64_t syscall_filter_fingerprint(const struct caisson_syscall_rule *rules, si
 
 #ifndef CAISSON_GEN_FILTER
 /* The default table compiled at build time by tools/gen-filter (same code, same
- * libseccomp): a policy without seccomp.deny/allow skips the ~2 ms compile. */
+ * libseccomp), without and with the observed connect() calls: a policy without
+ * seccomp.deny/allow skips the ~2 ms compile, with or without network_policies. */
 #include "default-filter.h"
 
-static int prebuilt(const struct caisson_syscall_rule *rules, size_t n, struct syscall_filter *ret) {
-        struct sock_filter *m, *c;
+static int prebuilt_copy(const struct sock_filter *main_insns, size_t n_main,
+                         const struct sock_filter *ceiling_insns_, size_t n_ceiling,
+                         struct syscall_filter *ret) {
+        struct sock_filter *m = malloc(n_main * sizeof *m), *c = malloc(n_ceiling * sizeof *c);
 
-        if (n != default_filter_rules ||
-            syscall_filter_fingerprint(rules, n) != default_filter_fingerprint)
-                return 0;
-        m = malloc(sizeof default_filter_main);
-        c = malloc(sizeof default_filter_ceiling);
         if (!m || !c) {
                 free(m);
                 free(c);
                 return -ENOMEM;
         }
-        memcpy(m, default_filter_main, sizeof default_filter_main);
-        memcpy(c, default_filter_ceiling, sizeof default_filter_ceiling);
-        ret->main = (struct sock_fprog) { .len = ELEMENTSOF(default_filter_main), .filter = m };
-        ret->ceiling = (struct sock_fprog) { .len = ELEMENTSOF(default_filter_ceiling), .filter = c };
+        memcpy(m, main_insns, n_main * sizeof *m);
+        memcpy(c, ceiling_insns_, n_ceiling * sizeof *c);
+        ret->main = (struct sock_fprog) { .len = (unsigned short) n_main, .filter = m };
+        ret->ceiling = (struct sock_fprog) { .len = (unsigned short) n_ceiling, .filter = c };
         return 1;
+}
+
+static int prebuilt(const struct caisson_syscall_rule *rules, size_t n, struct syscall_filter *ret) {
+        uint64_t fp;
+
+        if (n != default_filter_rules && n != observe_filter_rules)
+                return 0;
+        fp = syscall_filter_fingerprint(rules, n);
+        if (n == default_filter_rules && fp == default_filter_fingerprint)
+                return prebuilt_copy(default_filter_main, ELEMENTSOF(default_filter_main),
+                                     default_filter_ceiling, ELEMENTSOF(default_filter_ceiling),
+                                     ret);
+        if (n == observe_filter_rules && fp == observe_filter_fingerprint)
+                return prebuilt_copy(observe_filter_main, ELEMENTSOF(observe_filter_main),
+                                     observe_filter_ceiling, ELEMENTSOF(observe_filter_ceiling),
+                                     ret);
+        return 0;
 }
 #endif
 
@@ -446,9 +464,79 @@ int syscall_filter_handle(int listener, struct caisson_event *ret, struct caisso
         return syscall_filter_handle_full(listener, NULL, NULL, ret, err);
 }
 
+size_t syscall_filter_observed(const struct caisson_syscall_rule *rules, size_t n, int *nrs,
+                               size_t max) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                int nr;
+
+                if (rules[i].action != CAISSON_SYSCALL_OBSERVE)
+                        continue;
+                nr = rules[i].nr >= 0 ? rules[i].nr : (rules[i].name ? resolve_name(rules[i].name) : -1);
+                if (nr >= 0 && k < max)
+                        nrs[k++] = nr;
+        }
+        return k;
+}
+
+int syscall_filter_continue(int listener, uint64_t id) {
+        union {
+                struct seccomp_notif_resp r;
+                uint8_t raw[NOTIF_BUF_SIZE];
+        } resp;
+
+        /* The sizes were asked when the notification was received. */
+        memset(&resp, 0, sizeof resp);
+        resp.r.id = id;
+        resp.r.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0)
+                return errno == ENOENT ? 0 : -errno; /* ENOENT: the caller is gone */
+        return 0;
+}
+
+/* An observed call: the socket it is made on, as "socket:[INODE]" among the caller's fds.
+ * Anything else (a bad fd, not a socket) goes on at once, to the kernel's own error. */
+static int observe(int listener, const struct seccomp_notif *n, struct caisson_event *ret,
+                   uint64_t *ret_pending) {
+        char path[64], link[64], *end;
+        unsigned long ino;
+        ssize_t k;
+
+        (void) snprintf(path, sizeof path, "/proc/%u/fd/%d", n->pid, (int) n->data.args[0]);
+        k = readlink(path, link, sizeof link - 1);
+        if (k > 0)
+                link[k] = 0;
+        /* Checked after the read: a pid reused between receive and readlink is not the
+         * caller's, and a caller killed meanwhile (an exec in another thread) made no call. */
+        if (!notif_id_valid(listener, n->id))
+                return 0;
+        if (k <= 8 || strncmp(link, "socket:[", 8) != 0 ||
+            (ino = strtoul(link + 8, &end, 10), *end != ']') || ino == 0 || ino > UINT32_MAX) {
+                (void) syscall_filter_continue(listener, n->id);
+                return 0;
+        }
+        memset(ret, 0, sizeof *ret);
+        ret->kind = CAISSON_EVENT_CONNECT;
+        ret->pid = (int32_t) n->pid;
+        ret->syscall_nr = n->data.nr;
+        ret->sock_ino = (uint32_t) ino;
+        (void) syscall_filter_name(n->data.nr, ret->syscall, sizeof ret->syscall);
+        *ret_pending = n->id;
+        return 1;
+}
+
 int syscall_filter_handle_full(int listener, void (*before_answer)(void *userdata),
                                void *userdata, struct caisson_event *ret,
                                struct caisson_error *err) {
+        return syscall_filter_handle_observe(listener, NULL, 0, NULL, before_answer, userdata,
+                                             ret, err);
+}
+
+int syscall_filter_handle_observe(int listener, const int *observed, size_t n_observed,
+                                  uint64_t *ret_pending, void (*before_answer)(void *userdata),
+                                  void *userdata, struct caisson_event *ret,
+                                  struct caisson_error *err) {
         union {
                 struct seccomp_notif n;
                 uint8_t raw[NOTIF_BUF_SIZE];
@@ -478,6 +566,10 @@ int syscall_filter_handle_full(int listener, void (*before_answer)(void *userdat
                 return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, errno,
                                "receive notification");
         }
+
+        for (size_t i = 0; i < n_observed && ret_pending; i++)
+                if (observed[i] == req.n.data.nr)
+                        return observe(listener, &req.n, ret, ret_pending);
 
         ev.kind = CAISSON_EVENT_SYSCALL_DENIED;
         ev.reason = CAISSON_REASON_SYSCALL_DENIED;

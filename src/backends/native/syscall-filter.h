@@ -43,5 +43,21 @@ int syscall_filter_handle_full(int listener, void (*before_answer)(void *userdat
                                void *userdata, struct caisson_event *ret,
                                struct caisson_error *err);
 
+/* The numbers of rules[]'s CAISSON_SYSCALL_OBSERVE calls, up to max, into nrs. */
+size_t syscall_filter_observed(const struct caisson_syscall_rule *rules, size_t n, int *nrs,
+                               size_t max);
+
+/* Like syscall_filter_handle_full, with the observed calls (syscall_filter_observed): one
+ * made on a socket fills *ret as CAISSON_EVENT_CONNECT and leaves the caller held, its
+ * notification id in *ret_pending, for syscall_filter_continue(); one made on anything
+ * else goes on at once and returns 0. */
+int syscall_filter_handle_observe(int listener, const int *observed, size_t n_observed,
+                                  uint64_t *ret_pending, void (*before_answer)(void *userdata),
+                                  void *userdata, struct caisson_event *ret,
+                                  struct caisson_error *err);
+
+/* Lets a held caller's call go on. 0 (also when the caller is gone), or negative errno. */
+int syscall_filter_continue(int listener, uint64_t id);
+
 /* Resolves a native syscall number to its name ("#nr" if unknown) into buf. */
 const char *syscall_filter_name(int nr, char *buf, size_t size);

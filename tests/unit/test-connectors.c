@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The connect() records the relay checks (src/egress/connectors.c): who is recorded, how
+ * several callers of one socket combine, and that a record is taken once, expires, and
+ * survives the table's deletions and evictions. Real processes, real /proc. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "egress/egress-internal.h"
+
+static struct connect_records t;
+
+static void setup(void) {
+        connectors_init(&t);
+}
+
+static void teardown(void) {
+        connectors_free(&t);
+}
+
+TestSuite(connectors, .init = setup, .fini = teardown);
+
+static const char *self_exe(void) {
+        static char buf[4096];
+        ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+
+        cr_assert_gt(n, 0);
+        buf[n] = 0;
+        return buf;
+}
+
+/* The caller's executable, read at the call; below init_pid nothing of the host's. */
+Test(connectors, records_the_caller) {
+        struct connect_record r;
+
+        cr_assert_eq(connectors_note(&t, getpid(), 5, getppid(), 100), 0);
+        cr_assert(connectors_take(&t, 5, &r));
+        cr_assert_eq(r.ino, 5);
+        cr_assert_eq(r.n, 1);
+        cr_assert(!r.unknown && !r.overflow);
+        cr_assert_eq(r.who[0]->pid, getpid());
+        cr_assert_eq(r.who[0]->n_chain, 1, "the init (here our parent) is no ancestor");
+        cr_assert_str_eq(r.who[0]->chain[0], self_exe());
+        connect_record_done(&r);
+        cr_assert(!connectors_take(&t, 5, &r), "a record is taken once");
+        /* Without a known init, only the caller: the host above it is not the sandbox's. */
+        cr_assert_eq(connectors_note(&t, getpid(), 6, 0, 100), 0);
+        cr_assert(connectors_take(&t, 6, &r));
+        cr_assert_eq(r.who[0]->n_chain, 1);
+        connect_record_done(&r);
+}
+
+/* A child's record carries its parent, and stops below the given init (here the test's
+ * own parent). */
+Test(connectors, records_ancestors_below_init) {
+        size_t n_chain = 0;
+        int pp[2], status;
+        pid_t init = getppid(), pid;
+
+        cr_assert_eq(pipe(pp), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                struct connect_record r;
+                size_t n = 0;
+
+                if (connectors_note(&t, getpid(), 7, init, 1) == 0 &&
+                    connectors_take(&t, 7, &r) && r.n == 1 &&
+                    strcmp(r.who[0]->chain[1], r.who[0]->chain[0]) == 0)
+                        n = r.who[0]->n_chain;
+                _exit(write(pp[1], &n, sizeof n) == sizeof n ? 0 : 1);
+        }
+        close(pp[1]);
+        cr_assert_eq(read(pp[0], &n_chain, sizeof n_chain), sizeof n_chain);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        close(pp[0]);
+        cr_assert_eq(n_chain, 2, "want the child's executable and its parent's (the same)");
+}
+
+/* Several callers of connect() on one socket are all kept; more than four, or one that
+ * cannot be read, spoil the record. */
+Test(connectors, callers_accumulate) {
+        struct connect_record r;
+        pid_t gone = fork();
+
+        cr_assert_geq(gone, 0);
+        if (gone == 0)
+                _exit(0);
+        cr_assert_eq(waitpid(gone, NULL, 0), gone);
+
+        for (int i = 0; i < 3; i++)
+                cr_assert_eq(connectors_note(&t, getpid(), 9, getppid(), 100 + i), 0);
+        cr_assert(connectors_take(&t, 9, &r));
+        cr_assert_eq(r.n, 3);
+        cr_assert(!r.overflow);
+        cr_assert_eq(r.when, 102);
+        connect_record_done(&r);
+
+        for (int i = 0; i < 5; i++)
+                cr_assert_eq(connectors_note(&t, getpid(), 10, getppid(), 100), 0);
+        cr_assert(connectors_take(&t, 10, &r));
+        cr_assert_eq(r.n, 4);
+        cr_assert(r.overflow);
+        connect_record_done(&r);
+
+        cr_assert_eq(connectors_note(&t, getpid(), 11, getppid(), 100), 0);
+        cr_assert_eq(connectors_note(&t, gone, 11, getppid(), 100), 0);
+        cr_assert(connectors_take(&t, 11, &r));
+        cr_assert(r.unknown, "a caller that exited must make the record unknown");
+        cr_assert_eq(r.n, 1);
+        connect_record_done(&r);
+        cr_assert_eq(connectors_note(&t, getpid(), 0, getppid(), 100), -EINVAL);
+}
+
+Test(connectors, records_expire) {
+        struct connect_record r;
+
+        cr_assert_eq(connectors_note(&t, getpid(), 20, getppid(), 1000), 0);
+        cr_assert_eq(connectors_note(&t, getpid(), 21, getppid(), 1000 + CONNECT_RECORD_TTL_USEC), 0);
+        connectors_expire(&t, 1000 + CONNECT_RECORD_TTL_USEC + 1);
+        cr_assert(!connectors_take(&t, 20, &r), "an old record must expire");
+        cr_assert(connectors_take(&t, 21, &r), "a young one must stay");
+        connect_record_done(&r);
+}
+
+/* A full table drops its oldest record; deletions in any order keep every other record
+ * findable (open addressing with backward shift: inodes chosen to collide). */
+Test(connectors, eviction_and_deletion_keep_the_rest) {
+        struct connect_record r;
+        const uint32_t n = CONNECT_RECORDS_MAX;
+
+        for (uint32_t i = 0; i <= n; i++)
+                cr_assert_eq(connectors_note(&t, getpid(), 1 + i * 8192, getppid(), 1000 + i), 0);
+        cr_assert_eq(t.n, n);
+        cr_assert(!connectors_take(&t, 1, &r), "the oldest record must have gone");
+        /* Every other one, from the middle of each probe run, then the rest. */
+        for (uint32_t i = 1; i <= n; i += 2) {
+                cr_assert(connectors_take(&t, 1 + i * 8192, &r), "record %u lost", i);
+                connect_record_done(&r);
+        }
+        for (uint32_t i = 2; i <= n; i += 2) {
+                cr_assert(connectors_take(&t, 1 + i * 8192, &r), "record %u lost", i);
+                connect_record_done(&r);
+        }
+        cr_assert_eq(t.n, 0);
+}
