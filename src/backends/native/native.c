@@ -333,6 +333,7 @@ static int wait_built(struct caisson_boundary *b, struct caisson_error *err) {
                                "unexpected message from init");
         }
         b->listener_fd = fds[0];
+        syscall_filter_sync_wakeup(b->listener_fd);
 
         {
                 struct epoll_event e2 = { .events = EPOLLIN, .data.fd = b->listener_fd };

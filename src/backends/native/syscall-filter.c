@@ -480,6 +480,19 @@ size_t syscall_filter_observed(const struct caisson_syscall_rule *rules, size_t 
         return k;
 }
 
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, uint64_t)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
+void syscall_filter_sync_wakeup(int listener) {
+        /* Linux 6.6: caller and supervisor wake each other on the waker's CPU, as a
+         * synchronous call would. Older kernels: EINVAL, and the usual wakeups. */
+        (void) ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+}
+
 int syscall_filter_continue(int listener, uint64_t id) {
         union {
                 struct seccomp_notif_resp r;

@@ -56,6 +56,9 @@ int syscall_filter_handle_observe(int listener, const int *observed, size_t n_ob
                                   void *userdata, struct caisson_event *ret,
                                   struct caisson_error *err);
 
+/* Asks for synchronous wakeups between callers and the supervisor (best effort). */
+void syscall_filter_sync_wakeup(int listener);
+
 /* Lets a held caller's call go on. 0 (also when the caller is gone), or negative errno. */
 int syscall_filter_continue(int listener, uint64_t id);
 
