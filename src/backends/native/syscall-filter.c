@@ -521,7 +521,10 @@ static int observe(int listener, const struct seccomp_notif *n, struct caisson_e
         if (k > 0)
                 link[k] = 0;
         /* Checked after the read: a pid reused between receive and readlink is not the
-         * caller's, and a caller killed meanwhile (an exec in another thread) made no call. */
+         * caller's, and a caller killed meanwhile (an exec in another thread) made no call.
+         * Another thread may still dup2() another socket onto the fd before the call goes
+         * on: the call then connects a socket this record is not for, whose own record
+         * (none, unless an earlier connect() on it left one) decides it. */
         if (!notif_id_valid(listener, n->id))
                 return 0;
         if (k <= 8 || strncmp(link, "socket:[", 8) != 0 ||
