@@ -623,63 +623,47 @@ static bool same_name(const struct conn *c, const struct egress_decision *d) {
         return c->d.by_name ? d->by_name && streq(d->by_name, c->d.by_name) : !d->by_name;
 }
 
-/* The callers of connect() on c's client socket (connectors.c), each decided like a
- * holder. False when c was refused: no record, a caller that could not be read, or one
- * that is not allowed. Else c->d holds the first caller's decision. The caller has
- * checked that the socket was found (q->r == 0). */
-static bool connectors_decide(struct egress *e, struct conn *c, const struct identity_query *q) {
-        struct connect_record rec = { 0 };
-        bool ok = true;
+/* After c's holders were allowed (c->d): each caller of connect() on the client socket
+ * (connectors.c, rec) must be allowed too, for the same name. Else c->d becomes the
+ * refusal, naming the caller; with no record, the holder stays named. */
+static void connectors_check(struct egress *e, struct conn *c, const struct connect_record *rec,
+                             bool have) {
+        const char *why = !have ? "no connect() on this socket was seen from inside the sandbox" :
+                          rec->overflow ? "connect() was called on this socket too many times" :
+                          rec->unknown || rec->n == 0 ? "a process that called connect() on this "
+                                                        "socket could not be identified" : NULL;
 
-        if (!connectors_take(&e->connectors, (uint32_t) q->ino, &rec)) {
-                conn_deny(e, c, CAISSON_REASON_EGRESS_IDENTITY_UNKNOWN,
-                          "no connect() on this socket was seen from inside the sandbox");
-                return false;
+        if (why) {
+                c->d.allow = false;
+                c->d.reason = CAISSON_REASON_EGRESS_IDENTITY_UNKNOWN;
+                (void) snprintf(c->d.detail, sizeof c->d.detail, "%s", why);
+                return;
         }
-        if (rec.unknown || rec.overflow || rec.n == 0) {
-                conn_deny(e, c, CAISSON_REASON_EGRESS_IDENTITY_UNKNOWN,
-                          rec.overflow ? "connect() was called on this socket too many times" :
-                                         "a process that called connect() on this socket "
-                                         "could not be identified");
-                connect_record_done(&rec);
-                return false;
-        }
-        for (size_t k = 0; k < rec.n && ok; k++) {
-                const struct connector *w = rec.who[k];
+        for (size_t k = 0; k < rec->n; k++) {
+                const struct connector *w = rec->who[k];
                 struct egress_decision d;
                 char host[DNS_MAX_NAME + 1] = "";
 
                 decide(e, c, w->chain, w->n_chain, &d, host);
-                if (k > 0 && d.allow && !same_name(c, &d)) {
+                if (d.allow && same_name(c, &d))
+                        continue;
+                if (d.allow) {
                         d.allow = false;
                         d.reason = CAISSON_REASON_EGRESS_BINARY_MISMATCH;
-                        (void) snprintf(d.detail, sizeof d.detail,
-                                        "the processes that called connect() on this socket "
-                                        "are allowed for different names");
+                        (void) snprintf(d.detail, sizeof d.detail, "it is allowed for another "
+                                        "name than the socket's holders");
                 }
-                if (k > 0 && d.allow)
-                        continue;
                 c->d = d;
                 memcpy(c->host, host, sizeof c->host);
-                if (c->d.by_name)
-                        c->d.by_name = c->host;
+                c->d.by_name = NULL;
                 c->d.matched_path = NULL;       /* pointed into the record */
+                (void) snprintf(c->d.detail, sizeof c->d.detail, "pid %d called connect(): %.400s",
+                                (int) w->pid, d.detail);
                 c->pid = w->pid;
                 (void) snprintf(c->binary, sizeof c->binary, "%s", w->chain[0]);
                 c->sha256[0] = 0;
-                if (!d.allow) {
-                        char extra[sizeof c->d.detail];
-
-                        (void) snprintf(extra, sizeof extra, "pid %d called connect(): %.400s",
-                                        (int) w->pid, d.detail);
-                        memcpy(c->d.detail, extra, sizeof extra);
-                        ok = false;
-                }
+                return;
         }
-        connect_record_done(&rec);
-        if (!ok)
-                conn_deny(e, c, c->d.reason, c->d.detail);
-        return ok;
 }
 
 /* The decision for c, whose holders q found, and what follows from it. */
@@ -687,17 +671,14 @@ static void conn_decide(struct egress *e, struct conn *c, const struct identity_
                         struct identity *id) {
         const pid_t *holders = q->holders;
         size_t n_holders = q->r == 0 ? q->n_holders : 0;
-        /* With connect() records, the caller of connect() decided first: every holder must
-         * then be allowed for the same name. */
+        struct connect_record rec = { 0 };
         bool have = false;
 
-        /* A client socket not found (closed before the scan) has no inode to look up: the
-         * holders below, none, refuse it as unknown. */
-        if (e->cfg.connectors && q->r == 0) {
-                if (!connectors_decide(e, c, q))
-                        return;
-                have = true;
-        }
+        /* Taken whatever the holders' verdict, so no record outlives its socket. A client
+         * socket not found (closed before the scan) has no inode to look up: the holders
+         * below, none, refuse it as unknown. */
+        if (e->cfg.connectors && q->r == 0)
+                have = connectors_take(&e->connectors, (uint32_t) q->ino, &rec);
 
         /* Every process that holds the client socket must be allowed, with the same name
          * to check: any of them may write to it. None found (it exited before the scan),
@@ -713,7 +694,7 @@ static void conn_decide(struct egress *e, struct conn *c, const struct identity_
                         id->sha256[0] = 0;
                 }
                 decide(e, c, id->chain, id->n_chain, &d, host);
-                if ((i > 0 || have) && d.allow && !same_name(c, &d)) {
+                if (i > 0 && d.allow && !same_name(c, &d)) {
                         d.allow = false;
                         d.reason = CAISSON_REASON_EGRESS_BINARY_MISMATCH;
                         (void) snprintf(d.detail, sizeof d.detail,
@@ -743,6 +724,12 @@ static void conn_decide(struct egress *e, struct conn *c, const struct identity_
                         break;
         }
         c->d.matched_path = NULL;       /* pointed into id */
+        /* Who called connect() on the socket, recorded while that call was held: the
+         * holders are who has it now, which a process can change by exec'ing an allowed
+         * binary or handing the socket over before this accept. */
+        if (c->d.allow && e->cfg.connectors && q->r == 0)
+                connectors_check(e, c, &rec, have);
+        connect_record_done(&rec);
 
         if (!c->d.allow) {
                 enum caisson_reason reason = c->d.reason;
