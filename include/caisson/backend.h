@@ -74,6 +74,11 @@ enum caisson_event_kind {
          * held until the supervisor calls next_event() again (or teardown), so whatever the
          * supervisor records in between is in place before the call goes on. */
         CAISSON_EVENT_CONNECT = 6,
+        /* The caller of the last CONNECT (same pid, sock_ino) was gone when the backend
+         * let it go: what was recorded for it may describe what it became (an exec in
+         * another of its threads), not what made the call; the supervisor must not trust
+         * that record. */
+        CAISSON_EVENT_CONNECT_ABANDONED = 7,
 };
 
 struct caisson_event {

@@ -32,10 +32,22 @@ static size_t slot_of(uint32_t ino) {
         return (size_t) ((ino * 2654435761U) & (SLOTS - 1));
 }
 
-static void record_release(struct connect_record *r) {
-        for (size_t i = 0; i < r->n; i++)
+static void record_release(struct connect_records *t, struct connect_record *r) {
+        for (size_t i = 0; i < r->n; i++) {
+                if (t)
+                        t->bytes -= r->who[i]->size;
                 free(r->who[i]);
+        }
         *r = (struct connect_record) { 0 };
+}
+
+static bool same_connector(const struct connector *a, const struct connector *b) {
+        if (a->pid != b->pid || a->n_chain != b->n_chain)
+                return false;
+        for (size_t i = 0; i < a->n_chain; i++)
+                if (strcmp(a->chain[i], b->chain[i]) != 0)
+                        return false;
+        return true;
 }
 
 /* Removes slot i and moves later entries of its probe run back (no tombstones). */
@@ -91,6 +103,7 @@ static struct connector *connector_read(pid_t pid, pid_t init_pid) {
         if (!c)
                 return NULL;
         c->pid = pid;
+        c->size = sizeof *c + total;
         c->n_chain = n;
         s = (char *) (c + 1);
         for (size_t i = 0; i < n; i++) {
@@ -110,7 +123,7 @@ static void evict_oldest(struct connect_records *t) {
                 if (t->slots[i].ino && (oldest == SLOTS || t->slots[i].when < t->slots[oldest].when))
                         oldest = i;
         if (oldest < SLOTS) {
-                record_release(&t->slots[oldest]);
+                record_release(t, &t->slots[oldest]);
                 slot_delete(t, oldest);
         }
 }
@@ -143,12 +156,20 @@ int connectors_note(struct connect_records *t, pid_t pid, uint32_t ino, pid_t in
                 t->n++;
         }
         r->when = now;
-        if (!c)
+        /* The same caller again (a non-blocking connect() polled, a restart after EINTR)
+         * adds nothing. The table's paths are bounded in bytes, not only in records: a
+         * caller beyond the budget is unknown, refused. */
+        for (size_t i = 0; c && i < r->n; i++)
+                if (same_connector(r->who[i], c))
+                        goto out;
+        if (!c || t->bytes + c->size > CONNECT_RECORDS_MAX_BYTES)
                 r->unknown = true;
         else if (r->n == ELEMENTSOF(r->who))
                 r->overflow = true;
-        else
+        else {
+                t->bytes += c->size;
                 r->who[r->n++] = TAKE_PTR(c);
+        }
 out:
         pthread_mutex_unlock(&t->lock);
         free(c);
@@ -165,6 +186,8 @@ bool connectors_take(struct connect_records *t, uint32_t ino, struct connect_rec
                 if (t->slots[i].ino == ino) {
                         *ret = t->slots[i];
                         /* The connectors now belong to *ret. */
+                        for (size_t k = 0; k < ret->n; k++)
+                                t->bytes -= ret->who[k]->size;
                         t->slots[i].n = 0;
                         slot_delete(t, i);
                         found = true;
@@ -181,8 +204,10 @@ void connectors_expire(struct connect_records *t, uint64_t now) {
                         struct connect_record *r = &t->slots[i];
 
                         /* A deletion shifts a later entry into i: look at i again. */
-                        while (r->ino && now - r->when > CONNECT_RECORD_TTL_USEC) {
-                                record_release(r);
+                        /* when may be a little after now: the main thread stamps records
+                         * with its own clock reading. */
+                        while (r->ino && r->when < now && now - r->when > CONNECT_RECORD_TTL_USEC) {
+                                record_release(t, r);
                                 slot_delete(t, i);
                         }
                 }
@@ -190,7 +215,29 @@ void connectors_expire(struct connect_records *t, uint64_t now) {
 }
 
 void connect_record_done(struct connect_record *r) {
-        record_release(r);
+        record_release(NULL, r);        /* taken: no longer counted in the table */
+}
+
+void connectors_abandon(struct connect_records *t, uint32_t ino, uint64_t now) {
+        struct connect_record *r;
+
+        if (ino == 0)
+                return;
+        pthread_mutex_lock(&t->lock);
+        if (t->slots) {
+                r = &t->slots[slot_find(t, ino)];
+                if (r->ino == 0) {
+                        if (t->n >= CONNECT_RECORDS_MAX) {
+                                evict_oldest(t);
+                                r = &t->slots[slot_find(t, ino)];
+                        }
+                        *r = (struct connect_record) { .ino = ino };
+                        t->n++;
+                }
+                r->when = now;
+                r->unknown = true;
+        }
+        pthread_mutex_unlock(&t->lock);
 }
 
 void connectors_init(struct connect_records *t) {
@@ -201,9 +248,9 @@ void connectors_init(struct connect_records *t) {
 void connectors_free(struct connect_records *t) {
         if (t->slots)
                 for (size_t i = 0; i < SLOTS; i++)
-                        record_release(&t->slots[i]);
+                        record_release(t, &t->slots[i]);
         free(t->slots);
         t->slots = NULL;
-        t->n = 0;
+        t->n = t->bytes = 0;
         pthread_mutex_destroy(&t->lock);
 }

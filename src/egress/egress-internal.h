@@ -142,8 +142,10 @@ struct conn {
 /* connectors.c: who called connect() on a socket, recorded while the call was held. */
 #define CONNECT_RECORDS_MAX 4096        /* sockets between connect() and the relay's accept */
 #define CONNECT_RECORD_TTL_USEC (60 * 1000000ULL)
+#define CONNECT_RECORDS_MAX_BYTES (8u << 20) /* callers' paths, all records together */
 struct connector {                      /* one allocation: this, then the paths */
         pid_t pid;
+        size_t size;                    /* of the allocation */
         size_t n_chain;
         const char *chain[16];          /* executable, then ancestors, as struct identity */
 };
@@ -159,6 +161,7 @@ struct connect_records {
         pthread_mutex_t lock;           /* the supervisor's main thread adds, the relay takes */
         struct connect_record *slots;   /* 2 * CONNECT_RECORDS_MAX, allocated at first use */
         size_t n;
+        size_t bytes;                   /* held by the callers in slots */
 };
 void connectors_init(struct connect_records *t);
 void connectors_free(struct connect_records *t);
@@ -169,6 +172,9 @@ int connectors_note(struct connect_records *t, pid_t pid, uint32_t ino, pid_t in
 /* Moves ino's record into *ret (release with connect_record_done); false if none. */
 bool connectors_take(struct connect_records *t, uint32_t ino, struct connect_record *ret);
 void connectors_expire(struct connect_records *t, uint64_t now);
+/* The caller recorded for ino was gone when it was to go on: the record is spoiled (its
+ * reading may be of what the caller became), so the socket is refused. */
+void connectors_abandon(struct connect_records *t, uint32_t ino, uint64_t now);
 void connect_record_done(struct connect_record *r);
 
 struct exe_hash {

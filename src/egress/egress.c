@@ -418,6 +418,10 @@ void egress_free(struct egress *e) {
         free(e);
 }
 
+void egress_abandon_connect(struct egress *e, uint32_t ino) {
+        connectors_abandon(&e->connectors, ino, egress_now());
+}
+
 int egress_note_connect(struct egress *e, pid_t pid, uint32_t ino) {
         return connectors_note(&e->connectors, pid, ino, e->cfg.init_pid, egress_now());
 }

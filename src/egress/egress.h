@@ -80,6 +80,10 @@ int egress_start(struct egress *e, struct caisson_error *err);
  * and records them for the relay. 0, or negative errno (the socket is then refused). */
 int egress_note_connect(struct egress *e, pid_t pid, uint32_t ino);
 
+/* The caller of egress_note_connect() for ino was gone when it was to go on
+ * (CAISSON_EVENT_CONNECT_ABANDONED): the socket is refused. */
+void egress_abandon_connect(struct egress *e, uint32_t ino);
+
 /* Stops the thread, closes every socket and connection, frees. NULL is fine. */
 void egress_free(struct egress *e);
 

@@ -391,6 +391,7 @@ void identity_holders(struct egress *e, struct identity_query *q, size_t n) {
 
         for (size_t i = 0; i < n; i++) {
                 q[i].n_holders = 0;
+                q[i].ino = 0;
                 q[i].r = diag_inode(e, q[i].family, (const struct sockaddr *) &q[i].client,
                                     q[i].dst, q[i].dport, &q[i].ino);
                 live += q[i].r == 0;

@@ -677,7 +677,7 @@ static void conn_decide(struct egress *e, struct conn *c, const struct identity_
         /* Taken whatever the holders' verdict, so no record outlives its socket. A client
          * socket not found (closed before the scan) has no inode to look up: the holders
          * below, none, refuse it as unknown. */
-        if (e->cfg.connectors && q->r == 0)
+        if (e->cfg.connectors && q->ino != 0)
                 have = connectors_take(&e->connectors, (uint32_t) q->ino, &rec);
 
         /* Every process that holds the client socket must be allowed, with the same name

@@ -645,6 +645,11 @@ static void handle_backend_events(struct supervise *s) {
                         if (s->eg)
                                 (void) egress_note_connect(s->eg, e.pid, e.sock_ino);
                         break;
+                case CAISSON_EVENT_CONNECT_ABANDONED:
+                        json_object_put(d);
+                        if (s->eg)
+                                egress_abandon_connect(s->eg, e.sock_ino);
+                        break;
                 case CAISSON_EVENT_BOUNDARY_LOST:
                         json_object_put(d);
                         s->lost = true;

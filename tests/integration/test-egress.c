@@ -1064,7 +1064,9 @@ Test(egress, connect_then_exec_refused) {
         char *wd = lab_workdir(lab);
         char *script = fmt("sh: touch %s/ready; i=0; while [ ! -e %s/stopped ] && [ $i -lt 300 ]; "
                            "do sleep 0.1; i=$((i+1)); done; ($P handoff " NETLAB_WEB " 80 >/dev/null 2>&1 &); "
-                           "sleep 1.5; touch %s/launched; sleep 2; echo ok 0 ran", wd, wd, wd);
+                           "i=0; while ! grep -qsx curl /proc/[0-9]*/comm && [ $i -lt 100 ]; do sleep 0.1; "
+                           "i=$((i+1)); done; sleep 0.3; touch %s/launched; sleep 2; echo ok 0 ran",
+                           wd, wd, wd);
         struct probe p[] = { { "handoff", script } };
         struct probe ctl[] = { { "handoff", script } };
         const char *go_on = fmt("%s/launched", wd), *stopped = fmt("%s/stopped", wd),

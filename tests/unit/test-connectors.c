@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -81,27 +82,49 @@ Test(connectors, records_ancestors_below_init) {
         cr_assert_eq(n_chain, 2, "want the child's executable and its parent's (the same)");
 }
 
-/* Several callers of connect() on one socket are all kept; more than four, or one that
- * cannot be read, spoil the record. */
+static pid_t idle_child(void) {
+        pid_t pid = fork();
+
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                pause();
+                _exit(0);
+        }
+        return pid;
+}
+
+/* Several callers of connect() on one socket are all kept, the same caller once; more than
+ * four, or one that cannot be read, spoil the record. */
 Test(connectors, callers_accumulate) {
         struct connect_record r;
-        pid_t gone = fork();
+        pid_t kids[5], gone = fork();
 
         cr_assert_geq(gone, 0);
         if (gone == 0)
                 _exit(0);
         cr_assert_eq(waitpid(gone, NULL, 0), gone);
+        for (int i = 0; i < 5; i++)
+                kids[i] = idle_child();
 
         for (int i = 0; i < 3; i++)
-                cr_assert_eq(connectors_note(&t, getpid(), 9, getppid(), 100 + i), 0);
+                cr_assert_eq(connectors_note(&t, kids[i], 9, getpid(), 100 + i), 0);
         cr_assert(connectors_take(&t, 9, &r));
         cr_assert_eq(r.n, 3);
         cr_assert(!r.overflow);
         cr_assert_eq(r.when, 102);
+        cr_assert_eq(r.who[2]->pid, kids[2]);
+        connect_record_done(&r);
+
+        /* A non-blocking connect() polled five times: one caller. */
+        for (int i = 0; i < 5; i++)
+                cr_assert_eq(connectors_note(&t, getpid(), 12, getppid(), 100), 0);
+        cr_assert(connectors_take(&t, 12, &r));
+        cr_assert_eq(r.n, 1);
+        cr_assert(!r.overflow && !r.unknown);
         connect_record_done(&r);
 
         for (int i = 0; i < 5; i++)
-                cr_assert_eq(connectors_note(&t, getpid(), 10, getppid(), 100), 0);
+                cr_assert_eq(connectors_note(&t, kids[i], 10, getpid(), 100), 0);
         cr_assert(connectors_take(&t, 10, &r));
         cr_assert_eq(r.n, 4);
         cr_assert(r.overflow);
@@ -114,6 +137,26 @@ Test(connectors, callers_accumulate) {
         cr_assert_eq(r.n, 1);
         connect_record_done(&r);
         cr_assert_eq(connectors_note(&t, getpid(), 0, getppid(), 100), -EINVAL);
+        cr_assert_eq(t.bytes, 0, "taken records must leave the byte count");
+        for (int i = 0; i < 5; i++) {
+                kill(kids[i], SIGKILL);
+                waitpid(kids[i], NULL, 0);
+        }
+}
+
+/* A caller gone when it was to go on spoils its socket's record, existing or not. */
+Test(connectors, abandoned_call_spoils_the_record) {
+        struct connect_record r;
+
+        cr_assert_eq(connectors_note(&t, getpid(), 30, getppid(), 100), 0);
+        connectors_abandon(&t, 30, 101);
+        cr_assert(connectors_take(&t, 30, &r));
+        cr_assert(r.unknown);
+        connect_record_done(&r);
+        connectors_abandon(&t, 31, 101);
+        cr_assert(connectors_take(&t, 31, &r));
+        cr_assert(r.unknown && r.n == 0);
+        connect_record_done(&r);
 }
 
 Test(connectors, records_expire) {
@@ -121,8 +164,12 @@ Test(connectors, records_expire) {
 
         cr_assert_eq(connectors_note(&t, getpid(), 20, getppid(), 1000), 0);
         cr_assert_eq(connectors_note(&t, getpid(), 21, getppid(), 1000 + CONNECT_RECORD_TTL_USEC), 0);
+        /* Stamped by another thread just after this one read the clock. */
+        cr_assert_eq(connectors_note(&t, getpid(), 22, getppid(), 1000 + CONNECT_RECORD_TTL_USEC + 5), 0);
         connectors_expire(&t, 1000 + CONNECT_RECORD_TTL_USEC + 1);
         cr_assert(!connectors_take(&t, 20, &r), "an old record must expire");
+        cr_assert(connectors_take(&t, 22, &r), "a record newer than the clock reading must stay");
+        connect_record_done(&r);
         cr_assert(connectors_take(&t, 21, &r), "a young one must stay");
         connect_record_done(&r);
 }
@@ -145,6 +192,34 @@ Test(connectors, eviction_and_deletion_keep_the_rest) {
         for (uint32_t i = 2; i <= n; i += 2) {
                 cr_assert(connectors_take(&t, 1 + i * 8192, &r), "record %u lost", i);
                 connect_record_done(&r);
+        }
+        cr_assert_eq(t.n, 0);
+}
+
+/* The same with inodes spread over the table as sockfs hands them out: runs of every
+ * length, entries that must move back and entries that must stay. */
+Test(connectors, deletion_with_mixed_home_slots) {
+        struct connect_record r;
+        const uint32_t n = 3000;
+        bool gone[3000] = { false };
+
+        for (uint32_t i = 0; i < n; i++)
+                cr_assert_eq(connectors_note(&t, getpid(), 100 + i * 3, getppid(), 1), 0);
+        for (uint32_t k = 0; k < n; k += 1 + k % 7) {
+                cr_assert(connectors_take(&t, 100 + k * 3, &r), "record %u lost", k);
+                connect_record_done(&r);
+                gone[k] = true;
+                if (k % 5 == 0)
+                        cr_assert_eq(connectors_note(&t, getpid(), 100 + k * 3 + 1, getppid(), 1), 0);
+        }
+        for (uint32_t k = 0; k < n; k++) {
+                cr_assert_eq(connectors_take(&t, 100 + k * 3, &r), !gone[k], "record %u", k);
+                if (!gone[k])
+                        connect_record_done(&r);
+                if (gone[k] && k % 5 == 0) {
+                        cr_assert(connectors_take(&t, 100 + k * 3 + 1, &r), "record %u+1", k);
+                        connect_record_done(&r);
+                }
         }
         cr_assert_eq(t.n, 0);
 }

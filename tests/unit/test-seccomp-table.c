@@ -1542,3 +1542,48 @@ Test(syscall_filter, observe_connect_holds_until_continue) {
         (void) close(sv[0]);
         (void) close(info[0]);
 }
+
+/* A held caller that dies before it is let go: the answer says so (1), which the native
+ * backend reports as CAISSON_EVENT_CONNECT_ABANDONED. */
+Test(syscall_filter, observe_caller_gone_before_continue) {
+        _cleanup_(compiled_done) struct compiled c = {};
+        _cleanup_close_ int listener = -1;
+        struct caisson_error err = {};
+        struct caisson_event ev;
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int nrs[4], sv[2], r;
+        size_t n_nrs;
+        uint64_t held = 0;
+        struct pollfd p;
+        pid_t pid;
+
+        build_observe(&c.t, NULL, 0, NULL, 0);
+        cr_assert_eq(syscall_filter_compile(c.t.rules, c.t.n, &c.f, &err), 0, "%s", err.msg);
+        n_nrs = syscall_filter_observed(c.t.rules, c.t.n, nrs, ELEMENTSOF(nrs));
+        cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                int l = -1, s;
+
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+                    syscall_filter_load(&c.f, &l, &err) < 0 || send_fd(sv[1], l) < 0)
+                        _exit(121);
+                s = socket(AF_INET, SOCK_STREAM, 0);
+                (void) connect(s, (struct sockaddr *) &a, sizeof a);
+                _exit(0);
+        }
+        (void) close(sv[1]);
+        listener = recv_fd(sv[0]);
+        cr_assert_geq(listener, 0);
+        p = (struct pollfd) { .fd = listener, .events = POLLIN };
+        cr_assert_eq(poll(&p, 1, 10000), 1);
+        r = syscall_filter_handle_observe(listener, nrs, n_nrs, &held, NULL, NULL, &ev, &err);
+        cr_assert_eq(r, 1, "%d %s", r, err.msg);
+        cr_assert_eq(ev.kind, CAISSON_EVENT_CONNECT);
+        cr_assert_eq(kill(pid, SIGKILL), 0);
+        cr_assert_eq(waitpid(pid, NULL, 0), pid);
+        cr_assert_eq(syscall_filter_continue(listener, held), 1);
+        (void) close(sv[0]);
+}

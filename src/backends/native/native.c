@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,12 +538,34 @@ static int native_next_event(struct caisson_boundary *b, struct caisson_event *r
         struct epoll_event ev[2];
         int n;
 
-        /* The caller of the last CONNECT event goes on now: the supervisor has recorded it. */
+        /* The caller of the last CONNECT event goes on now: the supervisor has recorded it.
+         * If it was gone by then, the record may have been read from what it became. */
         if (b->holding) {
                 b->holding = false;
-                (void) syscall_filter_continue(b->listener_fd, b->held);
+                if (syscall_filter_continue(b->listener_fd, b->held) == 1) {
+                        memset(ret, 0, offsetof(struct caisson_event, binary) + 1);
+                        ret->kind = CAISSON_EVENT_CONNECT_ABANDONED;
+                        ret->pid = b->held_pid;
+                        ret->sock_ino = b->held_ino;
+                        return 1;
+                }
+        }
+        /* A sandbox that calls connect() without end would keep the supervisor here: after
+         * a run of events, "none now", so its loop gets to init's messages, signals and
+         * timers before it comes back (the listener is still readable). */
+        if (++b->event_run > 64) {
+                b->event_run = 0;
+                return 0;
         }
         n = epoll_wait(b->epoll_fd, ev, 2, 0);
+        if (n == 2 && ev[0].data.fd == b->listener_fd) {
+                struct epoll_event t = ev[0];   /* init's messages first */
+
+                ev[0] = ev[1];
+                ev[1] = t;
+        }
+        if (n <= 0)
+                b->event_run = 0;
         if (n < 0)
                 return errno == EINTR ? 0 : cs_fail(err, CAISSON_LAYER_BACKEND,
                                                     CAISSON_REASON_INTERNAL, errno, "epoll");
@@ -564,6 +587,8 @@ static int native_next_event(struct caisson_boundary *b, struct caisson_event *r
                                 continue;
                         if (ret->kind == CAISSON_EVENT_CONNECT) {
                                 b->holding = true;
+                                b->held_pid = ret->pid;
+                                b->held_ino = ret->sock_ino;
                                 return 1;
                         }
                         if (kill) {

@@ -49,6 +49,9 @@ struct caisson_boundary {
         size_t n_observed;
         uint64_t held;           /* a CONNECT event's caller, let go at the next next_event */
         bool holding;
+        int32_t held_pid;        /* its pid and socket, for CONNECT_ABANDONED */
+        uint32_t held_ino;
+        unsigned event_run;      /* events returned since next_event last said "none" */
 
         pid_t init_pid;          /* host pid; 0 until cloned */
         int init_pidfd;

@@ -45,6 +45,7 @@
 #define __NR_seccomp 317
 #endif
 #define CS_X32_SYSCALL_BIT 0x40000000U
+#define CS_WAIT_KILLABLE_RECV (1UL << 5) /* SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV */
 
 /* TODO(syscalls.h): belongs beside the other raw wrappers as sys_seccomp(). Kept here
  * while that header is owned elsewhere; glibc 2.36 has no seccomp() wrapper. */
@@ -421,8 +422,16 @@ int syscall_filter_load(const struct syscall_filter *f, int *ret_listener,
 
         /* The listener fd is O_CLOEXEC from the kernel. EBUSY here means an ancestor's filter
          * already has a listener (a nested caisson): one per filter chain. */
-        fd = filter_sys_seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                                &f->main);
+        /* WAIT_KILLABLE_RECV (Linux 5.19): once the supervisor has received a notification,
+         * only a fatal signal ends the caller's wait, so a held connect() cannot be broken
+         * off by a signal and the process changed while its record is read. Older kernels
+         * refuse the flag (EINVAL): loaded without it, and the supervisor still finds an
+         * abandoned call when it answers (CAISSON_EVENT_CONNECT_ABANDONED). */
+        fd = filter_sys_seccomp(SECCOMP_SET_MODE_FILTER,
+                                SECCOMP_FILTER_FLAG_NEW_LISTENER | CS_WAIT_KILLABLE_RECV, &f->main);
+        if (fd < 0 && errno == EINVAL)
+                fd = filter_sys_seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                                        &f->main);
         if (fd < 0)
                 return cs_fail(err, CAISSON_LAYER_SECCOMP, CAISSON_REASON_SECCOMP_FAILED, errno,
                                "load filter");
@@ -504,7 +513,7 @@ int syscall_filter_continue(int listener, uint64_t id) {
         resp.r.id = id;
         resp.r.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0)
-                return errno == ENOENT ? 0 : -errno; /* ENOENT: the caller is gone */
+                return errno == ENOENT ? 1 : -errno; /* ENOENT: the caller is gone */
         return 0;
 }
 

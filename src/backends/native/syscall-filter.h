@@ -59,7 +59,8 @@ int syscall_filter_handle_observe(int listener, const int *observed, size_t n_ob
 /* Asks for synchronous wakeups between callers and the supervisor (best effort). */
 void syscall_filter_sync_wakeup(int listener);
 
-/* Lets a held caller's call go on. 0 (also when the caller is gone), or negative errno. */
+/* Lets a held caller's call go on: 0, 1 if the caller was gone (killed, or its wait
+ * broken off), or negative errno. */
 int syscall_filter_continue(int listener, uint64_t id);
 
 /* Resolves a native syscall number to its name ("#nr" if unknown) into buf. */
