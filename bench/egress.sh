@@ -11,6 +11,8 @@
 #   4. DNS gateway queries/s (an allowed name, fresh names under an allowed wildcard, and
 #      refused names), against a small authoritative server in the server netns
 #   5. start-to-exit latency of `caisson run` with a network policy vs bwrap --unshare-all
+#   6. what one connect() costs inside the sandbox with a network policy (held while the
+#      supervisor records its caller) and without (a plain syscall): bench/connloop.c
 #   Sections 1-3 also measure bench/minrelay.c, the least any relay behind an nft redirect
 #   does (accept, SO_ORIGINAL_DST, connect, splice; no identity, policy or name check), with
 #   its client in a third netns "M" whose one nft rule redirects TCP to it: the floor.
@@ -112,7 +114,7 @@ inh() { nsenter --net="/run/netns/$hns" "$@"; }
 
 work=$bench_tmp/work
 mkdir "$work"
-for t in netload netserver dnsload minrelay; do
+for t in netload netserver dnsload minrelay connloop; do
         cc -O2 -o "$work/$t" "$bench_repo/bench/$t.c" -lpthread
 done
 cc -O2 -o "$work/interleave" "$bench_repo/bench/interleave.c" -lm
@@ -174,7 +176,7 @@ rec() {
         rc=0
         "$@" >"$bench_tmp/out" 2>"$bench_tmp/err" || rc=$?
         grep -v "is a DNS channel" "$bench_tmp/err" | sed "s/^/  [$tag] /" >&2 || true
-        line=$(grep -E '^(bulk|latency|concurrent|rate|dns) ' "$bench_tmp/out" | tail -n 1)
+        line=$(grep -E '^(bulk|latency|concurrent|rate|dns|connloop) ' "$bench_tmp/out" | tail -n 1)
         if [ -n "$line" ]; then
                 echo "$tag $line rc=$rc" >>"$res"
         else
@@ -344,6 +346,15 @@ set +f
 [ -n "$caisson_note" ] ||
         set -- "$@" :: caisson-net "$caisson" run -T --policy "$pol" --dns-upstream "$srv:53" -- /bin/true
 (cd "$work" && inh "$work/interleave" "$runs" 5 "$bench_tmp/start.json" "$@") >&2
+
+# --- 6. one connect() ------------------------------------------------------------------
+if [ -z "$caisson_note" ]; then
+        bench_log "egress: one connect(), with and without a network policy, 5 rounds in turn"
+        for i in 1 2 3 4 5; do
+                rec connloop.plain sh -c "cd '$work' && exec nsenter --net=/run/netns/$hns '$caisson' run -T -- ./connloop 20000"
+                rec connloop.net csn ./connloop 20000
+        done
+fi
 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -586,6 +597,32 @@ if "caisson-net" in res:
               a / b for a, b in zip(res["caisson-net"]["times"], res["bwrap"]["times"])))
     print("- caisson-net − caisson (no network policy) = %.2f ms" % ms(res["caisson-net"]["median"] - res["caisson"]["median"]))
 print()
+
+# 6. one connect()
+def per_call(tag):
+    v = [f(x.get("per_call_us")) for x in R.get(tag, []) if "fail" not in x]
+    v = [x for x in v if x is not None]
+    return (statistics.median(v), v) if v else (None, [])
+cp, cpv = per_call("connloop.plain")
+cn, cnv = per_call("connloop.net")
+if cpv or cnv:
+    print("### One connect() inside the sandbox")
+    print()
+    print("`bench/connloop.c`: 20000 connect() calls on one UDP socket (no packet sent), 5 rounds "
+          "in turn. With network_policies each connect() (and each TCP Fast Open send) is held "
+          "by a seccomp user notification while the supervisor records its caller for the relay; "
+          "without, it is a plain syscall.")
+    print()
+    print("| caisson run | µs per connect(), median | rounds |")
+    print("|---|---:|---|")
+    if cp is not None:
+        print("| without a network policy | %.2f | %s |" % (cp, ", ".join("%.2f" % x for x in cpv)))
+    if cn is not None:
+        print("| with a network policy | **%.2f** | %s |" % (cn, ", ".join("%.2f" % x for x in cnv)))
+    print()
+    if cp is not None and cn is not None:
+        print("- an observed connect() costs %.1f µs more (one round trip to the supervisor)" % (cn - cp))
+    print()
 PYEOF
 
 cat <<EOF
@@ -613,6 +650,7 @@ dns:         H \$W/dnsload 198.51.100.2 53 3 64 fixed api.bench.test
 start:       H interleave $runs 5 OUT bwrap <bwrap as in the first section> /bin/true \\
                :: caisson caisson run -T -- /bin/true \\
                :: caisson-net caisson run -T --policy P --dns-upstream 198.51.100.2:53 -- /bin/true
+connect():   H caisson run -T -- ./connloop 20000    and    C ./connloop 20000   (5 rounds in turn)
 \`\`\`
 
 EOF
