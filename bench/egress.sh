@@ -464,7 +464,10 @@ for name, tag in (("plain veth", "lat.plain"), ("minimal relay (floor)", "lat.mi
     for x in xs:
         if "fail" in x:
             print("| %s | failed: %s | | | | |" % (name, x["fail"][:200]))
-    xs = [x for x in xs if "fail" not in x]
+        elif "median_us" not in x:
+            print("| %s | failed: no connection (%s errors, rc=%s) | | | | |" % (
+                name, x.get("errors", "?"), x.get("rc", "?")))
+    xs = [x for x in xs if "fail" not in x and "median_us" in x]
     if not xs:
         continue
     mm = lambda k: statistics.median(f(x[k]) for x in xs)

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -22,6 +23,8 @@
 struct conn {
         int a, b;               /* client, upstream */
         int c2u[2], u2c[2];
+        size_t fill[2];         /* bytes in c2u, u2c */
+        int eof;                /* 1: client EOF read, 2: upstream EOF read */
         int done;               /* 1: client EOF passed on, 2: upstream EOF passed on; -1 closed */
         struct conn *next_dead;
 };
@@ -32,13 +35,26 @@ static void conn_free(struct conn *c) {
         free(c);
 }
 
-/* One direction: src → pipe → dst; on EOF the other side learns it. */
-static void move(int src, int p[2], int dst, int *done, int bit) {
+/* One direction: src → pipe → dst. The EOF is passed on (shutdown) only once the pipe is
+ * empty: a FIN sent ahead of bytes still in the pipe cut the stream short, and the next
+ * splice into the shut socket raised SIGPIPE. */
+static void move(int src, int p[2], size_t *fill, int dst, int *eof, int *done, int bit) {
         for (;;) {
-                ssize_t in = splice(src, NULL, p[1], NULL, 65536, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-                ssize_t out = splice(p[0], NULL, dst, NULL, 65536, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+                ssize_t in = 0, out = 0;
 
-                if (in == 0 && !(*done & bit)) {
+                if (!(*eof & bit)) {
+                        in = splice(src, NULL, p[1], NULL, 65536, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+                        if (in > 0)
+                                *fill += (size_t) in;
+                        else if (in == 0)
+                                *eof |= bit;
+                }
+                if (*fill > 0) {
+                        out = splice(p[0], NULL, dst, NULL, *fill, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+                        if (out > 0)
+                                *fill -= (size_t) out;
+                }
+                if ((*eof & bit) && *fill == 0 && !(*done & bit)) {
                         shutdown(dst, SHUT_WR);
                         *done |= bit;
                 }
@@ -57,6 +73,7 @@ int main(int argc, char **argv) {
                 return 2;
         }
         la.sin_port = htons((uint16_t) atoi(argv[2]));
+        signal(SIGPIPE, SIG_IGN); /* a peer gone mid-stream is an error for that connection only */
         self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
         ns = open(argv[1], O_RDONLY | O_CLOEXEC);
         if (self < 0 || ns < 0 || setns(ns, CLONE_NEWNET) < 0) {
@@ -108,8 +125,8 @@ int main(int argc, char **argv) {
                         }
                         if (c->done < 0)
                                 continue;       /* closed earlier in this batch */
-                        move(c->a, c->c2u, c->b, &c->done, 1);
-                        move(c->b, c->u2c, c->a, &c->done, 2);
+                        move(c->a, c->c2u, &c->fill[0], c->b, &c->eof, &c->done, 1);
+                        move(c->b, c->u2c, &c->fill[1], c->a, &c->eof, &c->done, 2);
                         /* Both ends closed their side, or one broke: done, freed after the
                          * batch (a later event of the batch may name it). */
                         if (c->done == 3 || (evs[i].events & EPOLLERR)) {
