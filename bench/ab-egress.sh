@@ -49,23 +49,9 @@ for t in netload netserver; do
         cc -O2 -o "$work/$t" "$bench_repo/bench/$t.c" -lpthread
 done
 chown "$run_uid" "$work"
-ip netns add "$hns"
-ip netns add "$sns"
-ip -n "$hns" link add "cah$$" type veth peer name "cas$$" netns "$sns"
-ip -n "$hns" addr add 198.51.100.1/24 dev "cah$$"
-ip -n "$sns" addr add "$srv/24" dev "cas$$"
-for ns in "$hns" "$sns"; do
-        ip -n "$ns" link set lo up
-done
-ip -n "$hns" link set "cah$$" up
-ip -n "$sns" link set "cas$$" up
+bench_netpair "$hns" "$sns" "ca$$"
 nsenter --net="/run/netns/$sns" "$work/netserver" "$srv" 5001 5002 5003 53 >"$bench_tmp/server.out" 2>&1 &
-i=0
-until grep -q ready "$bench_tmp/server.out" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -lt 50 ] || { cat "$bench_tmp/server.out" >&2; exit 1; }
-        sleep 0.1
-done
+bench_wait_ready "$bench_tmp/server.out"
 cat >"$work/p.yaml" <<P
 version: 1
 network_policies:

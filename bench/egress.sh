@@ -99,16 +99,7 @@ if [ "${BENCH_EGRESS_SRT:-1}" != 0 ] && [ -n "${missing_srt:-}" ]; then
 fi
 
 # --- the two namespaces and the server -------------------------------------------------
-ip netns add "$hns"
-ip netns add "$sns"
-ip -n "$hns" link add "cbh$$" type veth peer name "cbs$$" netns "$sns"
-ip -n "$hns" addr add 198.51.100.1/24 dev "cbh$$"
-ip -n "$sns" addr add "$srv/24" dev "cbs$$"
-for ns in "$hns" "$sns"; do
-        ip -n "$ns" link set lo up
-done
-ip -n "$hns" link set "cbh$$" up
-ip -n "$sns" link set "cbs$$" up
+bench_netpair "$hns" "$sns" "cb$$"
 # nsenter, not `ip netns exec`: that one remounts /sys, and caisson needs the cgroup mount.
 inh() { nsenter --net="/run/netns/$hns" "$@"; }
 
@@ -119,18 +110,9 @@ for t in netload netserver dnsload minrelay connloop; do
 done
 cc -O2 -o "$work/interleave" "$bench_repo/bench/interleave.c" -lm
 chown "$run_uid" "$work"
-# wait_ready FILE: until a background tool wrote "ready" to FILE (5 s, else its output and exit).
-wait_ready() {
-        i=0
-        until grep -q ready "$1" 2>/dev/null; do
-                i=$((i + 1))
-                [ $i -lt 50 ] || { cat "$1" >&2; exit 1; }
-                sleep 0.1
-        done
-}
 nsenter --net="/run/netns/$sns" "$work/netserver" "$srv" 5001 5002 5003 53 >"$bench_tmp/server.out" 2>&1 &
 server_pid=$!
-wait_ready "$bench_tmp/server.out"
+bench_wait_ready "$bench_tmp/server.out"
 # The floor: netns M, loopback only, every TCP connection redirected to minrelay on
 # 127.0.0.1:15001 there (the one nft rule, loaded with the nft tool: the bench's own, never
 # caisson's); minrelay runs in H and connects upstream from there, as caisson's relay does.
@@ -140,7 +122,7 @@ ip -n "$mns" route add default dev lo src 127.0.0.1
 printf 'table ip minrelay {\n\tchain out {\n\t\ttype nat hook output priority -100;\n\t\tip daddr != 127.0.0.0/8 meta l4proto tcp redirect to :15001\n\t}\n}\n' |
         nsenter --net="/run/netns/$mns" nft -f -
 nsenter --net="/run/netns/$hns" "$work/minrelay" "/run/netns/$mns" 15001 >"$bench_tmp/minrelay.out" 2>&1 &
-wait_ready "$bench_tmp/minrelay.out"
+bench_wait_ready "$bench_tmp/minrelay.out"
 inm() { nsenter --net="/run/netns/$mns" "$@"; }
 server_stats() {
         kill -USR1 "$server_pid"

@@ -69,6 +69,33 @@ bench_tmpdir() {
         trap 'exit 130' INT TERM HUP
 }
 
+# bench_netpair H S TAG: network namespaces H and S joined by a veth pair (TAG names its two
+# ends), 198.51.100.1/24 in H and 198.51.100.2/24 in S, documentation addresses; every link
+# up. The caller removes the namespaces (their links go with them).
+bench_netpair() {
+        ip netns add "$1"
+        ip netns add "$2"
+        ip -n "$1" link add "${3}h" type veth peer name "${3}s" netns "$2"
+        ip -n "$1" addr add 198.51.100.1/24 dev "${3}h"
+        ip -n "$2" addr add 198.51.100.2/24 dev "${3}s"
+        for ns in "$1" "$2"; do
+                ip -n "$ns" link set lo up
+        done
+        ip -n "$1" link set "${3}h" up
+        ip -n "$2" link set "${3}s" up
+}
+
+# bench_wait_ready FILE: until a background tool wrote "ready" to FILE (5 s, else its
+# output and exit 1).
+bench_wait_ready() {
+        i=0
+        until grep -q ready "$1" 2>/dev/null; do
+                i=$((i + 1))
+                [ $i -lt 50 ] || { cat "$1" >&2; exit 1; }
+                sleep 0.1
+        done
+}
+
 # bwrap with a read-only view equivalent to caisson's default policy: /usr, /etc, /opt,
 # /var/lib, /var/log read-only, the merged-/usr symlinks (or binds where they are real
 # directories), fresh /proc, a minimal /dev, private /tmp and /var/tmp, the workdir

@@ -128,23 +128,15 @@ static void evict_oldest(struct connect_records *t) {
         }
 }
 
-int connectors_note(struct connect_records *t, pid_t pid, uint32_t ino, pid_t init_pid,
-                    uint64_t now) {
-        struct connector *c;
+/* ino's record, made (the table allocated at first use, the oldest record evicted when
+ * full) if there is none, stamped now; NULL without memory. Under the lock. */
+static struct connect_record *record_get(struct connect_records *t, uint32_t ino, uint64_t now) {
         struct connect_record *r;
-        int ret = 0;
 
-        if (ino == 0)
-                return -EINVAL;
-        /* Read outside the lock: the relay's thread never waits on /proc for it. */
-        c = connector_read(pid, init_pid);
-        pthread_mutex_lock(&t->lock);
         if (!t->slots) {
                 t->slots = calloc(SLOTS, sizeof *t->slots);
-                if (!t->slots) {
-                        ret = -ENOMEM;
-                        goto out;
-                }
+                if (!t->slots)
+                        return NULL;
         }
         r = &t->slots[slot_find(t, ino)];
         if (r->ino == 0) {
@@ -156,6 +148,25 @@ int connectors_note(struct connect_records *t, pid_t pid, uint32_t ino, pid_t in
                 t->n++;
         }
         r->when = now;
+        return r;
+}
+
+int connectors_note(struct connect_records *t, pid_t pid, uint32_t ino, pid_t init_pid,
+                    uint64_t now) {
+        struct connector *c;
+        struct connect_record *r;
+        int ret = 0;
+
+        if (ino == 0)
+                return -EINVAL;
+        /* Read outside the lock: the relay's thread never waits on /proc for it. */
+        c = connector_read(pid, init_pid);
+        pthread_mutex_lock(&t->lock);
+        r = record_get(t, ino, now);
+        if (!r) {
+                ret = -ENOMEM;
+                goto out;
+        }
         /* The same caller again (a non-blocking connect() polled, a restart after EINTR)
          * adds nothing. The table's paths are bounded in bytes, not only in records: a
          * caller beyond the budget is unknown, refused. */
@@ -203,9 +214,9 @@ void connectors_expire(struct connect_records *t, uint64_t now) {
                 for (size_t i = 0; i < SLOTS; i++) {
                         struct connect_record *r = &t->slots[i];
 
-                        /* A deletion shifts a later entry into i: look at i again. */
-                        /* when may be a little after now: the main thread stamps records
-                         * with its own clock reading. */
+                        /* A deletion shifts a later entry into i: look at i again. when
+                         * may be a little after now: the main thread stamps records with
+                         * its own clock reading. */
                         while (r->ino && r->when < now && now - r->when > CONNECT_RECORD_TTL_USEC) {
                                 record_release(t, r);
                                 slot_delete(t, i);
@@ -224,19 +235,9 @@ void connectors_abandon(struct connect_records *t, uint32_t ino, uint64_t now) {
         if (ino == 0)
                 return;
         pthread_mutex_lock(&t->lock);
-        if (t->slots) {
-                r = &t->slots[slot_find(t, ino)];
-                if (r->ino == 0) {
-                        if (t->n >= CONNECT_RECORDS_MAX) {
-                                evict_oldest(t);
-                                r = &t->slots[slot_find(t, ino)];
-                        }
-                        *r = (struct connect_record) { .ino = ino };
-                        t->n++;
-                }
-                r->when = now;
+        r = record_get(t, ino, now);
+        if (r)
                 r->unknown = true;
-        }
         pthread_mutex_unlock(&t->lock);
 }
 

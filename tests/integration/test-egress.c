@@ -925,19 +925,24 @@ static pid_t supervisor_in(unsigned long netns) {
         return found;
 }
 
+/* The supervisor (or its relay) is held: say so to the script, and wait for its word. */
+static void held_until_launched(struct hold *h) {
+        char *p = fmt("%s/stopped", h->wd);
+
+        h->held = true;
+        close(open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+        free(p);
+        (void) wait_file(h->wd, "launched", 100);
+}
+
 static void *hold_supervisor(void *userdata) {
         struct hold *h = userdata;
         pid_t sup;
-        char *p;
 
         if (!wait_file(h->wd, "ready", 300) || (sup = supervisor_in(h->netns)) <= 0)
                 return NULL;
         if (kill(sup, SIGSTOP) == 0) {
-                h->held = true;
-                p = fmt("%s/stopped", h->wd);
-                close(open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
-                free(p);
-                (void) wait_file(h->wd, "launched", 100);
+                held_until_launched(h);
                 (void) kill(sup, SIGCONT);
         }
         return NULL;
@@ -1042,14 +1047,8 @@ static void *hold_relay(void *userdata) {
         if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0)
                 return NULL;
         if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) == 0 &&
-            waitpid(tid, &st, __WALL) == tid && WIFSTOPPED(st)) {
-                char *p = fmt("%s/stopped", h->wd);
-
-                h->held = true;
-                close(open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
-                free(p);
-                (void) wait_file(h->wd, "launched", 100);
-        }
+            waitpid(tid, &st, __WALL) == tid && WIFSTOPPED(st))
+                held_until_launched(h);
         (void) ptrace(PTRACE_DETACH, tid, NULL, NULL);
         return NULL;
 }

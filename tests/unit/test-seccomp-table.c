@@ -1449,6 +1449,29 @@ Test(syscall_filter, prebuilt_observe_matches_fresh_compile) {
         table_done(&t);
 }
 
+/* Waits for the next notification on listener and handles it as the native backend does. */
+static int observe_next(int listener, const int *nrs, size_t n_nrs, uint64_t *held,
+                        struct caisson_event *ev) {
+        struct caisson_error err = {};
+        struct pollfd p = { .fd = listener, .events = POLLIN };
+        int r;
+
+        cr_assert_eq(poll(&p, 1, 10000), 1, "no notification");
+        r = syscall_filter_handle_observe(listener, nrs, n_nrs, held, NULL, NULL, ev, &err);
+        cr_assert_geq(r, 0, "%d %s", r, err.msg);
+        return r;
+}
+
+/* Child side: a new TCP socket, its inode written to fd; -1 on failure. */
+static int told_socket(int fd) {
+        struct stat st;
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+
+        if (s < 0 || fstat(s, &st) < 0 || write(fd, &(uint32_t) { (uint32_t) st.st_ino }, 4) != 4)
+                return -1;
+        return s;
+}
+
 /* The kernel path: a connect() on a TCP socket is reported with the socket's inode and
  * held until syscall_filter_continue() (the listener sees no connection meanwhile), then
  * goes on; a connect() on a pipe, and a send without MSG_FASTOPEN, are not held. */
@@ -1459,7 +1482,7 @@ Test(syscall_filter, observe_connect_holds_until_continue) {
         struct caisson_event ev;
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t al = sizeof a;
-        int nrs[4], sv[2], info[2], status, r;
+        int nrs[4], sv[2], info[2], status;
         size_t n_nrs;
         uint64_t held = 0;
         uint32_t ino = 0;
@@ -1480,7 +1503,6 @@ Test(syscall_filter, observe_connect_holds_until_continue) {
         pid = fork();
         cr_assert_geq(pid, 0);
         if (pid == 0) {
-                struct stat st;
                 int l = -1, s, u, pp[2];
 
                 if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
@@ -1492,15 +1514,11 @@ Test(syscall_filter, observe_connect_holds_until_continue) {
                 u = socket(AF_INET, SOCK_DGRAM, 0);
                 if (u < 0 || sendto(u, "x", 1, 0, (struct sockaddr *) &a, sizeof a) != 1)
                         _exit(123);
-                s = socket(AF_INET, SOCK_STREAM, 0);
-                if (s < 0 || fstat(s, &st) < 0 ||
-                    write(info[1], &(uint32_t) { (uint32_t) st.st_ino }, 4) != 4)
+                if ((s = told_socket(info[1])) < 0)
                         _exit(124);
                 if (connect(s, (struct sockaddr *) &a, sizeof a) < 0)
                         _exit(125);
-                s = socket(AF_INET, SOCK_STREAM, 0);
-                if (s < 0 || fstat(s, &st) < 0 ||
-                    write(info[1], &(uint32_t) { (uint32_t) st.st_ino }, 4) != 4)
+                if ((s = told_socket(info[1])) < 0)
                         _exit(126);
                 if (sendto(s, "x", 1, MSG_FASTOPEN, (struct sockaddr *) &a, sizeof a) != 1)
                         _exit(127);
@@ -1511,15 +1529,10 @@ Test(syscall_filter, observe_connect_holds_until_continue) {
         listener = recv_fd(sv[0]);
         cr_assert_geq(listener, 0);
         /* The pipe's connect: answered at once, nothing held, no event. */
-        p = (struct pollfd) { .fd = listener, .events = POLLIN };
-        cr_assert_eq(poll(&p, 1, 10000), 1);
-        r = syscall_filter_handle_observe(listener, nrs, n_nrs, &held, NULL, NULL, &ev, &err);
-        cr_assert_eq(r, 0, "%d %s", r, err.msg);
+        cr_assert_eq(observe_next(listener, nrs, n_nrs, &held, &ev), 0);
         cr_assert_eq(read(info[0], &ino, 4), 4);
         /* The TCP connect: reported and held. */
-        cr_assert_eq(poll(&p, 1, 10000), 1);
-        r = syscall_filter_handle_observe(listener, nrs, n_nrs, &held, NULL, NULL, &ev, &err);
-        cr_assert_eq(r, 1, "%d %s", r, err.msg);
+        cr_assert_eq(observe_next(listener, nrs, n_nrs, &held, &ev), 1);
         cr_assert_eq(ev.kind, CAISSON_EVENT_CONNECT);
         cr_assert_eq(ev.pid, pid);
         cr_assert_eq(ev.sock_ino, ino);
@@ -1530,10 +1543,7 @@ Test(syscall_filter, observe_connect_holds_until_continue) {
         cr_assert_eq(poll(&p, 1, 10000), 1, "the connection never came after the answer");
         /* The Fast Open send: reported as sendto, on its own socket. */
         cr_assert_eq(read(info[0], &ino, 4), 4);
-        p = (struct pollfd) { .fd = listener, .events = POLLIN };
-        cr_assert_eq(poll(&p, 1, 10000), 1);
-        r = syscall_filter_handle_observe(listener, nrs, n_nrs, &held, NULL, NULL, &ev, &err);
-        cr_assert_eq(r, 1, "%d %s", r, err.msg);
+        cr_assert_eq(observe_next(listener, nrs, n_nrs, &held, &ev), 1);
         cr_assert_eq(ev.sock_ino, ino);
         cr_assert_str_eq(ev.syscall, "sendto");
         cr_assert_eq(syscall_filter_continue(listener, held), 0);
@@ -1552,10 +1562,9 @@ Test(syscall_filter, observe_caller_gone_before_continue) {
         struct caisson_event ev;
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        int nrs[4], sv[2], r;
+        int nrs[4], sv[2];
         size_t n_nrs;
         uint64_t held = 0;
-        struct pollfd p;
         pid_t pid;
 
         build_observe(&c.t, NULL, 0, NULL, 0);
@@ -1577,10 +1586,7 @@ Test(syscall_filter, observe_caller_gone_before_continue) {
         (void) close(sv[1]);
         listener = recv_fd(sv[0]);
         cr_assert_geq(listener, 0);
-        p = (struct pollfd) { .fd = listener, .events = POLLIN };
-        cr_assert_eq(poll(&p, 1, 10000), 1);
-        r = syscall_filter_handle_observe(listener, nrs, n_nrs, &held, NULL, NULL, &ev, &err);
-        cr_assert_eq(r, 1, "%d %s", r, err.msg);
+        cr_assert_eq(observe_next(listener, nrs, n_nrs, &held, &ev), 1);
         cr_assert_eq(ev.kind, CAISSON_EVENT_CONNECT);
         cr_assert_eq(kill(pid, SIGKILL), 0);
         cr_assert_eq(waitpid(pid, NULL, 0), pid);
