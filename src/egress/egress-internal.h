@@ -101,7 +101,9 @@ enum conn_state {
 struct half {
         int pipe[2];
         size_t in_pipe;
+        size_t cap;                     /* the pipe's capacity: RELAY_PIPE_CAP, or grown */
         bool eof, shut;                 /* read EOF / shutdown(SHUT_WR) sent to the sink */
+        bool grow_tried;                /* relay.c: pipe_grow() */
 };
 
 /* A plain-HTTP connection allowed for one name: the client's bytes go through here instead
@@ -224,7 +226,10 @@ struct egress {
         size_t next_pid_fds;
         bool pid_cache_on;
         struct identity_query *id_queries; /* RELAY_ACCEPT_BATCH, for relay_accept() */
-        int pipes[128][2];              /* empty relay pipes, reused (64 connections' worth) */
+        struct {
+                int fd[2];
+                size_t cap;
+        } pipes[128];                   /* empty relay pipes, reused (64 connections' worth) */
         struct identity *id;            /* scratch for relay_accept() */
         pid_t id_batch_pid;       /* *id holds this pid's identity, for the current batch */
         uint32_t diag_seq;
