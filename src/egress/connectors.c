@@ -81,21 +81,21 @@ static size_t slot_find(const struct connect_records *t, uint32_t ino) {
 /* The caller's executable, then its ancestors up to (not including) the sandbox's init,
  * as identity_of() reads a holder's; one allocation. NULL when its executable cannot be
  * read (it exited, or the binary was deleted): the record then says "unknown". */
-static struct connector *connector_read(pid_t pid, pid_t init_pid) {
+static struct connector *connector_read(struct proc_refs *refs, pid_t pid, pid_t init_pid) {
         char paths[CHAIN_MAX][4096];
         size_t len[CHAIN_MAX], n = 0, total = 0;
         struct connector *c;
         char *s;
 
-        if (!identity_read_exe(pid, paths[0]))
+        if (!proc_refs_exe(refs, pid, paths[0]))
                 return NULL;
         len[n] = strlen(paths[n]) + 1;
         total += len[n++];
         /* Without a known init there is no inside to bound the walk: the host's processes
          * above the sandbox are nothing the policy may match, so only the caller counts. */
-        for (pid_t p = init_pid > 0 ? identity_ppid(pid) : 0;
-             p > 1 && p != init_pid && n < CHAIN_MAX; p = identity_ppid(p))
-                if (identity_read_exe(p, paths[n])) {
+        for (pid_t p = init_pid > 0 ? proc_refs_ppid(refs, pid) : 0;
+             p > 1 && p != init_pid && n < CHAIN_MAX; p = proc_refs_ppid(refs, p))
+                if (proc_refs_exe(refs, p, paths[n])) {
                         len[n] = strlen(paths[n]) + 1;
                         total += len[n++];
                 }
@@ -160,7 +160,7 @@ int connectors_note(struct connect_records *t, pid_t pid, uint32_t ino, pid_t in
         if (ino == 0)
                 return -EINVAL;
         /* Read outside the lock: the relay's thread never waits on /proc for it. */
-        c = connector_read(pid, init_pid);
+        c = connector_read(&t->refs, pid, init_pid);
         pthread_mutex_lock(&t->lock);
         r = record_get(t, ino, now);
         if (!r) {
@@ -253,5 +253,6 @@ void connectors_free(struct connect_records *t) {
         free(t->slots);
         t->slots = NULL;
         t->n = t->bytes = 0;
+        proc_refs_free(&t->refs);
         pthread_mutex_destroy(&t->lock);
 }

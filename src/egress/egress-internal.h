@@ -159,8 +159,22 @@ struct connect_record {
         uint64_t when;                  /* CLOCK_MONOTONIC usec of the last connect() */
         struct connector *who[4];
 };
+#define PROC_REFS 16
+struct proc_ref {
+        pid_t pid;                      /* 0: a free slot */
+        int dir;                        /* /proc/PID, O_PATH */
+        int pidfd;                      /* or -1 */
+        int stat_fd;                    /* /proc/PID/stat once read, or -1 */
+};
+struct proc_refs {
+        struct proc_ref r[PROC_REFS];
+        size_t next;                    /* the slot taken when none is free */
+        int pidfd_info;                 /* PIDFD_GET_INFO: 1 works, -1 not here, 0 not tried */
+};
+
 struct connect_records {
         pthread_mutex_t lock;           /* the supervisor's main thread adds, the relay takes */
+        struct proc_refs refs;          /* connectors_note()'s, outside the lock: one thread */
         struct connect_record *slots;   /* 2 * CONNECT_RECORDS_MAX, allocated at first use */
         size_t n;
         size_t bytes;                   /* held by the callers in slots */
@@ -246,8 +260,9 @@ struct egress {
 /* Each relayed connection holds this many fds: client, upstream, two pipes. */
 #define EGRESS_FDS_PER_CONN 6
 /* fds kept for everything else: DNS-over-TCP clients, one upstream socket per pending
- * query, the supervisor's own files, the relay's spare pipes and identity's /proc files. */
-#define EGRESS_FD_RESERVE (EGRESS_MAX_DNS_TCP + EGRESS_MAX_PENDING + 256 + 2 * 128 + 2 * 64)
+ * query, the supervisor's own files, the relay's spare pipes, identity's /proc files and
+ * the handles on connect() callers (struct proc_refs). */
+#define EGRESS_FD_RESERVE (EGRESS_MAX_DNS_TCP + EGRESS_MAX_PENDING + 256 + 2 * 128 + 2 * 64 + 3 * PROC_REFS)
 
 uint64_t egress_now(void);
 int egress_watch_add(struct egress *e, struct watch *w, uint32_t events);
@@ -309,7 +324,11 @@ void identity_forget(struct egress *e);
 /* One holder's executable, its hash and its ancestors (after identity_holders()). 0, or
  * -ESRCH when it exited meanwhile or its executable was deleted. */
 int identity_of(struct egress *e, pid_t pid, struct identity *ret);
-/* Uncached, for any thread: /proc/PID/exe (false if unreadable or deleted), and the
- * parent's pid (0 if unknown). */
+/* Uncached, for any thread: /proc/PID/exe (false if unreadable or deleted). */
 bool identity_read_exe(pid_t pid, char out[4096]);
-pid_t identity_ppid(pid_t pid);
+/* The same, and the parent's pid (0 if unknown), through handles on the process kept open
+ * in c (one thread's): a process read again (the next connect() of a client, its
+ * ancestors) costs one readlinkat() and one ioctl(), not two path walks and /proc/PID/stat. */
+bool proc_refs_exe(struct proc_refs *c, pid_t pid, char out[4096]);
+pid_t proc_refs_ppid(struct proc_refs *c, pid_t pid);
+void proc_refs_free(struct proc_refs *c);

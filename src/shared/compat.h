@@ -3,6 +3,8 @@
  * does not get two definitions: every block is guarded. */
 #pragma once
 
+#include <fcntl.h>
+#include <linux/ioctl.h>
 #include <linux/landlock.h>
 #include <stdint.h>
 
@@ -62,4 +64,19 @@ struct cs_landlock_ruleset_attr {
 
 #ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
 #define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
+#endif
+
+/* pidfs (6.13): a pidfd's process's ids, its parent's among them, by ioctl. Version 0 of
+ * the struct (64 bytes); the size is in the request, and later kernels accept it. */
+struct cs_pidfd_info {
+        uint64_t mask;
+        uint64_t cgroupid;
+        uint32_t pid, tgid, ppid;
+        uint32_t ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+        int32_t exit_code;
+};
+#define CS_PIDFD_GET_INFO _IOWR(0xFF, 11, struct cs_pidfd_info)
+#define CS_PIDFD_INFO_PID (1ULL << 0)
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL /* 6.9: a pidfd for a thread, not only a leader */
 #endif

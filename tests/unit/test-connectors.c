@@ -4,10 +4,13 @@
  * survives the table's deletions and evictions. Real processes, real /proc. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -222,4 +225,74 @@ Test(connectors, deletion_with_mixed_home_slots) {
                 }
         }
         cr_assert_eq(t.n, 0);
+}
+
+/* --- the handles on callers kept between connect()s (struct proc_refs) --- */
+
+static pid_t gettid_(void) {
+        return (pid_t) syscall(SYS_gettid);
+}
+
+static void *thread_ppid(void *arg) {
+        struct proc_refs *c = arg;
+
+        return (void *) (intptr_t) proc_refs_ppid(c, gettid_());
+}
+
+/* The parent of a process and of one of its threads (seccomp names the calling thread),
+ * by pidfs where the kernel has it and by /proc/PID/stat where not: the same. */
+Test(proc_refs, parent_of_process_and_thread) {
+        struct proc_refs c = { 0 };
+        pthread_t th;
+        void *got;
+
+        for (int by_stat = 0; by_stat < 2; by_stat++) {
+                c.pidfd_info = by_stat ? -1 : 0;
+                cr_assert_eq(proc_refs_ppid(&c, getpid()), getppid(), "by_stat=%d", by_stat);
+                cr_assert_eq(pthread_create(&th, NULL, thread_ppid, &c), 0);
+                cr_assert_eq(pthread_join(th, &got), 0);
+                cr_assert_eq((pid_t) (intptr_t) got, getppid(), "a thread, by_stat=%d", by_stat);
+                /* Again from the cache. */
+                cr_assert_eq(proc_refs_ppid(&c, getpid()), getppid());
+                proc_refs_free(&c);
+        }
+}
+
+/* A handle kept open reads the process as it is now: its new executable after an exec, and
+ * nothing once it is gone (never what was read before). */
+Test(proc_refs, cached_handle_follows_exec_and_exit) {
+        struct proc_refs c = { 0 };
+        char exe[4096];
+        int go[2], status;
+        pid_t pid;
+
+        cr_assert_eq(pipe(go), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                char b;
+
+                close(go[1]);
+                if (read(go[0], &b, 1) == 1)
+                        execl("/bin/sleep", "sleep", "30", (char *) NULL);
+                _exit(1);
+        }
+        close(go[0]);
+        cr_assert(proc_refs_exe(&c, pid, exe));
+        cr_assert_str_eq(exe, self_exe());
+        cr_assert_eq(proc_refs_ppid(&c, pid), getpid());
+        cr_assert_eq(write(go[1], "x", 1), 1);
+        close(go[1]);
+        for (int i = 0; i < 500; i++) {
+                cr_assert(proc_refs_exe(&c, pid, exe));
+                if (strcmp(exe, self_exe()) != 0)
+                        break;
+                usleep(10000);
+        }
+        cr_assert(strstr(exe, "sleep"), "after the exec: %s", exe);
+        cr_assert_eq(kill(pid, SIGKILL), 0);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert_not(proc_refs_exe(&c, pid, exe), "gone, yet read: %s", exe);
+        cr_assert_eq(proc_refs_ppid(&c, pid), 0);
+        proc_refs_free(&c);
 }
