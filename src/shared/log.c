@@ -1,11 +1,94 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static enum log_level max_level = LOG_LEVEL_WARNING;
+
+/* log_hold_begin()..log_hold_end(): see log.h. */
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static int hold_fd = -1;
+static char held[16384];
+static size_t n_held;
+static unsigned long n_dropped;
+
+/* Writes what is held, as far as the fd takes it now. Under hold_lock. */
+static void held_write(void) {
+        size_t off = 0;
+
+        while (off < n_held) {
+                ssize_t n = write(hold_fd, held + off, n_held - off);
+
+                if (n > 0)
+                        off += (size_t) n;
+                else if (n < 0 && errno == EINTR)
+                        continue;
+                else
+                        break;
+        }
+        memmove(held, held + off, n_held - off);
+        n_held -= off;
+}
+
+void log_hold_begin(void) {
+        struct stat st;
+
+        pthread_mutex_lock(&hold_lock);
+        /* A regular file never makes a write wait; a socket cannot be opened again. */
+        if (hold_fd < 0 && fstat(STDERR_FILENO, &st) == 0 &&
+            (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)))
+                hold_fd = open("/proc/self/fd/2", O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        pthread_mutex_unlock(&hold_lock);
+}
+
+void log_flush(void) {
+        pthread_mutex_lock(&hold_lock);
+        if (hold_fd >= 0 && n_held > 0)
+                held_write();
+        pthread_mutex_unlock(&hold_lock);
+}
+
+void log_hold_end(void) {
+        pthread_mutex_lock(&hold_lock);
+        if (hold_fd >= 0) {
+                (void) fcntl(hold_fd, F_SETFL, fcntl(hold_fd, F_GETFL) & ~O_NONBLOCK);
+                held_write();
+                if (n_dropped > 0)
+                        (void) dprintf(hold_fd, "caisson: %lu messages dropped: stderr took no "
+                                       "more output\n", n_dropped);
+                (void) close(hold_fd);
+                hold_fd = -1;
+                n_held = 0;
+                n_dropped = 0;
+        }
+        pthread_mutex_unlock(&hold_lock);
+}
+
+/* One whole line to stderr: through the held fd while there is one. */
+static void emit(const char *line, size_t len) {
+        pthread_mutex_lock(&hold_lock);
+        if (hold_fd < 0) {
+                pthread_mutex_unlock(&hold_lock);
+                (void) fputs(line, stderr);
+                return;
+        }
+        held_write();
+        if (n_held + len > sizeof held)
+                n_dropped++;
+        else {
+                memcpy(held + n_held, line, len);
+                n_held += len;
+                held_write();
+        }
+        pthread_mutex_unlock(&hold_lock);
+}
 
 void log_set_level(enum log_level level) {
         max_level = level;
@@ -38,8 +121,18 @@ void log_full(enum log_level level, int errnum, const char *fmt, ...) {
         va_end(ap);
         if (n < 0)
                 return;
-        if (errnum != 0)
-                (void) fprintf(stderr, "caisson: %s: %s\n", buf, strerror(abs(errnum)));
-        else
-                (void) fprintf(stderr, "caisson: %s\n", buf);
+        {
+                char line[sizeof buf + 256];
+                int k = errnum != 0 ? snprintf(line, sizeof line, "caisson: %s: %s\n", buf,
+                                               strerror(abs(errnum))) :
+                                      snprintf(line, sizeof line, "caisson: %s\n", buf);
+
+                if (k <= 0)
+                        return;
+                if ((size_t) k >= sizeof line) {
+                        k = (int) sizeof line - 1;
+                        line[k - 1] = '\n';
+                }
+                emit(line, (size_t) k);
+        }
 }

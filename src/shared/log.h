@@ -14,6 +14,15 @@ enum log_level log_get_level(void);
 void log_full(enum log_level level, int errnum, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* While the supervisor's loop runs, its messages must not stall it on a terminal (or pipe)
+ * that takes no more output: log_hold_begin() writes them through a non-blocking file
+ * description of stderr of our own, keeping what does not fit (16 KiB, then counted as
+ * dropped) for log_flush(), which the loop calls each round, and log_hold_end(), which
+ * writes the rest out blocking. Without a tty or pipe on stderr, nothing changes. */
+void log_hold_begin(void);
+void log_flush(void);
+void log_hold_end(void);
+
 #define log_error(...) log_full(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
 #define log_warning(...) log_full(LOG_LEVEL_WARNING, 0, __VA_ARGS__)
 #define log_info(...) log_full(LOG_LEVEL_INFO, 0, __VA_ARGS__)

@@ -381,6 +381,7 @@ static int env_build(const struct run_args *a, const struct policy *p, const str
 struct relay {
         int src, dst;
         bool close_dst; /* dst is ours: close it at src EOF (the agent's stdin pipe) */
+        int own_dst;    /* dst opened again by us (to_terminal()), closed at the end, or -1 */
         bool done;
         size_t len, off;
         char buf[16384];
@@ -415,12 +416,33 @@ static void relay_pump(struct relay *r, short revents_src, short revents_dst) {
         }
 }
 
+/* A relay to the caller's terminal (fd 1 or 2) writes through a file description of its
+ * own, non-blocking: a terminal that takes no more output (^S, a stalled link) then holds
+ * the agent's writes, never the supervisor's loop, which also answers the sandbox's held
+ * syscalls (each connect() with a network policy), signals and --timeout. O_NONBLOCK on
+ * fd 1 itself would be set for the caller's shell too, which shares its description. */
+static struct relay to_terminal(int src, int fd) {
+        char path[32];
+        int own;
+
+        (void) snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        own = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (own < 0)
+                log_warning("terminal: cannot open fd %d again (%s): a stopped terminal will "
+                            "stall the supervisor", fd, strerror(errno));
+        return (struct relay) { .src = src, .dst = own >= 0 ? own : fd, .own_dst = own };
+}
+
 /* After the tree is gone: whatever is still buffered in our pipes or the pty. */
 static void relay_drain(struct relay *r) {
         int fl = fcntl(r->src, F_GETFL);
 
         if (r->done || r->close_dst)
                 return;
+        /* Written out in full now, as a plain write to the terminal would be: the sandbox
+         * is gone, nothing waits on the supervisor but the caller. */
+        if (r->own_dst >= 0)
+                (void) fcntl(r->own_dst, F_SETFL, fcntl(r->own_dst, F_GETFL) & ~O_NONBLOCK);
         (void) fcntl(r->src, F_SETFL, fl | O_NONBLOCK);
         for (int i = 0; i < 4096 && !r->done; i++) {
                 relay_pump(r, POLLIN, POLLOUT);
@@ -909,8 +931,8 @@ int cmd_run(int argc, char **argv) {
                 }
                 agent_fds[0] = agent_fds[1] = agent_fds[2] = term.slave;
                 (void) fcntl(term.master, F_SETFL, fcntl(term.master, F_GETFL) | O_NONBLOCK);
-                relays[n_relays++] = (struct relay) { .src = 0, .dst = term.master };
-                relays[n_relays++] = (struct relay) { .src = term.master, .dst = 1 };
+                relays[n_relays++] = (struct relay) { .src = 0, .dst = term.master, .own_dst = -1 };
+                relays[n_relays++] = to_terminal(term.master, 1);
         } else {
                 for (int i = 0; i < 3; i++) {
                         int pp[2];
@@ -925,11 +947,12 @@ int cmd_run(int argc, char **argv) {
                                 agent_fds[0] = owned[0] = pp[0];
                                 (void) fcntl(pp[1], F_SETFL, O_NONBLOCK);
                                 relays[n_relays++] = (struct relay) { .src = 0, .dst = pp[1],
-                                                                      .close_dst = true };
+                                                                      .close_dst = true,
+                                                                      .own_dst = -1 };
                         } else {
                                 agent_fds[i] = owned[i] = pp[1];
                                 (void) fcntl(pp[0], F_SETFL, O_NONBLOCK);
-                                relays[n_relays++] = (struct relay) { .src = pp[0], .dst = i };
+                                relays[n_relays++] = to_terminal(pp[0], i);
                         }
                 }
         }
@@ -979,10 +1002,15 @@ int cmd_run(int argc, char **argv) {
                 }
         }
 
+        /* From here the loop answers the sandbox's held syscalls: its own messages must
+         * not make it wait on a terminal that takes no output (as the relays' writes do
+         * not: to_terminal()). */
+        log_hold_begin();
         while (sv.agent && !sv.lost && !sv.timed_out) {
                 struct pollfd pfd[3 + 2 * 3];
                 size_t n = 0;
 
+                log_flush();
                 pfd[n++] = (struct pollfd) { .fd = sfd, .events = POLLIN };
                 pfd[n++] = (struct pollfd) { .fd = lc.att.events_fd, .events = POLLIN };
                 pfd[n++] = (struct pollfd) { .fd = tfd, .events = POLLIN };
@@ -1064,6 +1092,9 @@ out:
                         relays[i].dst = safe_close(relays[i].dst);
                 else if (relays[i].src > 2)
                         relays[i].src = safe_close(relays[i].src);
+        for (size_t i = 0; i < n_relays; i++)
+                relays[i].own_dst = safe_close(relays[i].own_dst);
+        log_hold_end();
         term.master = -1;
         terminal_restore();
         if (persist_candidates) {

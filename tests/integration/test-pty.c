@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,10 @@ TestSuite(pty, .init = h_require_root, .fini = h_cleanup, .timeout = 90);
 struct term {
         int master, slave;
         pid_t pid;            /* caisson */
-        char out[65536];      /* everything read from the master */
+        char out[65536];      /* everything read from the master (the first 64 KiB) */
         size_t len;
+        char tail[4097];      /* and the last 4 KiB read past those */
+        size_t tail_len;
         struct termios before;
 };
 
@@ -77,15 +80,29 @@ static void term_spawn(struct term *t, const char *wd, const char *const *args,
         h_register_pid(t->pid);
 }
 
+/* Reads what the terminal shows; beyond the first 64 KiB it is read and dropped. */
 static void term_pump(struct term *t, int ms) {
         struct pollfd p = { .fd = t->master, .events = POLLIN };
 
         if (poll(&p, 1, ms) > 0) {
-                ssize_t r = read(t->master, t->out + t->len, sizeof t->out - 1 - t->len);
+                char more[4096];
+                bool full = t->len == sizeof t->out - 1;
+                ssize_t r = full ? read(t->master, more, sizeof more) :
+                                   read(t->master, t->out + t->len, sizeof t->out - 1 - t->len);
 
-                if (r > 0) {
+                if (r > 0 && !full) {
                         t->len += (size_t) r;
                         t->out[t->len] = 0;
+                } else if (r > 0) {
+                        size_t k = (size_t) r, keep = sizeof t->tail - 1 - k;
+
+                        if (t->tail_len > keep) {
+                                memmove(t->tail, t->tail + t->tail_len - keep, keep);
+                                t->tail_len = keep;
+                        }
+                        memcpy(t->tail + t->tail_len, more, k);
+                        t->tail_len += k;
+                        t->tail[t->tail_len] = 0;
                 }
         }
 }
@@ -252,4 +269,83 @@ Test(pty, modes_restored_when_killed) {
         cr_expect_eq(code, 128 + SIGKILL, "exit %d, output: %s", code, t.out);
         expect_modes_restored(&t, "after the agent was SIGKILLed");
         term_close(&t);
+}
+
+/* Whether a process named comm runs below pid (host pids, any depth). */
+static bool tree_has(pid_t top, const char *comm) {
+        char want[64];
+        bool found = false;
+
+        (void) snprintf(want, sizeof want, "(%s)", comm);
+        for (pid_t p = 2; p < 4194304 && !found; p++) {
+                char path[64], buf[512], *rp;
+                pid_t q = p;
+                int guard = 0;
+                FILE *f;
+
+                (void) snprintf(path, sizeof path, "/proc/%d/stat", (int) p);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                buf[0] = 0;
+                if (!fgets(buf, sizeof buf, f) || !strstr(buf, want)) {
+                        fclose(f);
+                        continue;
+                }
+                fclose(f);
+                /* Up its ancestors to top, or to 1. */
+                while (q > 1 && q != top && guard++ < 64) {
+                        int ppid = 0;
+
+                        (void) snprintf(path, sizeof path, "/proc/%d/stat", (int) q);
+                        f = fopen(path, "re");
+                        if (!f || !fgets(buf, sizeof buf, f) || !(rp = strrchr(buf, ')')) ||
+                            sscanf(rp + 1, " %*c %d", &ppid) != 1)
+                                ppid = 0;
+                        if (f)
+                                fclose(f);
+                        q = ppid;
+                }
+                found = q == top;
+        }
+        return found;
+}
+
+/* A terminal that takes no more output (^S, a stalled link) holds the agent's writes,
+ * never the supervisor, which also answers the sandbox's held syscalls, signals and
+ * --timeout: the timeout ends the agent while the terminal is still stopped, and what was
+ * written arrives once it reads again. */
+Test(pty, stopped_terminal_does_not_stall_supervisor) {
+        char *wd = h_workdir(NULL);
+        /* Through the agent's own pty (-t), and through pipes (-T). */
+        const char *modes[] = { "-t", "-T" };
+
+        for (size_t m = 0; m < 2; m++) {
+                struct term t;
+                int code;
+
+                term_open(&t, 24, 80);
+                term_spawn(&t, wd, A(modes[m], "--timeout", "2s"),
+                           A("/bin/sh", "-c", "echo ready; exec yes"));
+                cr_assert(term_expect(&t, "ready", 15000), "%s: output: %s", modes[m], t.out);
+                /* Positive control: the agent runs, and keeps the terminal full. */
+                cr_assert(tree_has(t.pid, "yes"), "%s: no agent below caisson", modes[m]);
+                /* The person types ^S (the terminal's output stops: every write to it waits)
+                 * and stops reading, for 6 s. */
+                cr_assert_eq(tcflow(t.slave, TCOOFF), 0);
+                sleep(6);
+                cr_expect_not(tree_has(t.pid, "yes"), "%s: the agent still runs 4 s after "
+                              "--timeout: the supervisor is stuck writing to the stopped "
+                              "terminal", modes[m]);
+                cr_assert_eq(tcflow(t.slave, TCOON), 0);
+                code = term_wait(&t, 15);
+                cr_expect_eq(code, 124, "%s: exit %d", modes[m], code);
+                cr_expect(t.len > 16384, "%s: the agent's output before the stop: %zu bytes",
+                          modes[m], t.len);
+                /* caisson's own message, held while the terminal was stopped, not lost. */
+                cr_expect(strstr(t.tail, "--timeout ran out") || strstr(t.out, "--timeout ran out"),
+                          "%s: no timeout message; the end: %s", modes[m], t.tail);
+                expect_modes_restored(&t, "after --timeout on a stopped terminal");
+                term_close(&t);
+        }
 }
