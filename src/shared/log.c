@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 static enum log_level max_level = LOG_LEVEL_WARNING;
 
@@ -38,14 +38,19 @@ static void held_write(void) {
 }
 
 void log_hold_begin(void) {
-        struct stat st;
+        pthread_mutex_lock(&hold_lock);
+        if (hold_fd < 0)
+                hold_fd = fd_reopen_nonblocking(STDERR_FILENO);
+        pthread_mutex_unlock(&hold_lock);
+}
+
+int log_held_fd(void) {
+        int fd;
 
         pthread_mutex_lock(&hold_lock);
-        /* A regular file never makes a write wait; a socket cannot be opened again. */
-        if (hold_fd < 0 && fstat(STDERR_FILENO, &st) == 0 &&
-            (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)))
-                hold_fd = open("/proc/self/fd/2", O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        fd = n_held > 0 ? hold_fd : -1;
         pthread_mutex_unlock(&hold_lock);
+        return fd;
 }
 
 void log_flush(void) {

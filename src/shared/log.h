@@ -17,9 +17,11 @@ void log_full(enum log_level level, int errnum, const char *fmt, ...)
 /* While the supervisor's loop runs, its messages must not stall it on a terminal (or pipe)
  * that takes no more output: log_hold_begin() writes them through a non-blocking file
  * description of stderr of our own, keeping what does not fit (16 KiB, then counted as
- * dropped) for log_flush(), which the loop calls each round, and log_hold_end(), which
- * writes the rest out blocking. Without a tty or pipe on stderr, nothing changes. */
+ * dropped) for log_flush(), which the loop calls each round (and when log_held_fd(), an fd
+ * while anything is held, takes output), and log_hold_end(), which writes the rest out
+ * blocking. Without a tty or pipe on stderr, nothing changes. */
 void log_hold_begin(void);
+int log_held_fd(void);
 void log_flush(void);
 void log_hold_end(void);
 

@@ -12,6 +12,8 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -260,4 +262,29 @@ int loopback_up(void) {
         if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
                 return -errno;
         return 0;
+}
+
+int fd_reopen_nonblocking(int fd) {
+        struct stat a, b;
+        char path[32];
+        int own, ptn;
+
+        if (fstat(fd, &a) < 0)
+                return -1;
+        if (S_ISCHR(a.st_mode)) {
+                /* /dev/tty (5,0), /dev/console (5,1), /dev/ptmx (5,2): aliases or a new pty. */
+                if (!isatty(fd) || major(a.st_rdev) == 5 || ioctl(fd, TIOCGPTN, &ptn) == 0)
+                        return -1;
+        } else if (!S_ISFIFO(a.st_mode))
+                return -1;
+        (void) snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        own = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (own < 0)
+                return -1;
+        if (fstat(own, &b) < 0 || b.st_dev != a.st_dev || b.st_ino != a.st_ino ||
+            b.st_rdev != a.st_rdev) {
+                close(own);
+                return -1;
+        }
+        return own;
 }

@@ -35,3 +35,11 @@ int random_hex(char *buf, size_t n);
 
 /* Start time of a process (field 22 of /proc/<pid>/stat), for pid-reuse-safe identity. */
 int pid_starttime(pid_t pid, unsigned long long *ret);
+
+/* A non-blocking file description of our own for writing to what fd is, where a write to
+ * fd could wait (a terminal, a pipe): O_NONBLOCK on fd itself would change the description
+ * it shares with whoever gave it to us. Opened again through /proc/self/fd and checked to be
+ * the same file. -1 where that is not safe or not needed: a regular file (writes never wait,
+ * and a new description would write from offset 0), a socket, a pty master or /dev/tty or
+ * /dev/ptmx (opening those again gives another terminal). */
+int fd_reopen_nonblocking(int fd);

@@ -417,19 +417,17 @@ static void relay_pump(struct relay *r, short revents_src, short revents_dst) {
 }
 
 /* A relay to the caller's terminal (fd 1 or 2) writes through a file description of its
- * own, non-blocking: a terminal that takes no more output (^S, a stalled link) then holds
- * the agent's writes, never the supervisor's loop, which also answers the sandbox's held
- * syscalls (each connect() with a network policy), signals and --timeout. O_NONBLOCK on
- * fd 1 itself would be set for the caller's shell too, which shares its description. */
+ * own, non-blocking (fd_reopen_nonblocking()): a terminal that takes no more output (^S, a
+ * stalled link) then holds the agent's writes, never the supervisor's loop, which also
+ * answers the sandbox's held syscalls (each connect() with a network policy), signals and
+ * --timeout. A regular file (stdout redirected, stdin still a terminal) is written as it
+ * is: such writes never wait. */
 static struct relay to_terminal(int src, int fd) {
-        char path[32];
-        int own;
+        int own = fd_reopen_nonblocking(fd);
 
-        (void) snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        own = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-        if (own < 0)
-                log_warning("terminal: cannot open fd %d again (%s): a stopped terminal will "
-                            "stall the supervisor", fd, strerror(errno));
+        if (own < 0 && isatty(fd))
+                log_warning("terminal: fd %d cannot be opened again: a stopped terminal will "
+                            "stall the supervisor", fd);
         return (struct relay) { .src = src, .dst = own >= 0 ? own : fd, .own_dst = own };
 }
 
@@ -1007,7 +1005,7 @@ int cmd_run(int argc, char **argv) {
          * not: to_terminal()). */
         log_hold_begin();
         while (sv.agent && !sv.lost && !sv.timed_out) {
-                struct pollfd pfd[3 + 2 * 3];
+                struct pollfd pfd[3 + 2 * 3 + 1];
                 size_t n = 0;
 
                 log_flush();
@@ -1022,6 +1020,8 @@ int cmd_run(int argc, char **argv) {
                         pfd[n++] = (struct pollfd) { .fd = rl->done || !rl->len ? -1 : rl->dst,
                                                      .events = POLLOUT };
                 }
+                /* Held messages go out as soon as stderr takes output again. */
+                pfd[n++] = (struct pollfd) { .fd = log_held_fd(), .events = POLLOUT };
                 if (poll(pfd, n, -1) < 0) {
                         if (errno == EINTR)
                                 continue;

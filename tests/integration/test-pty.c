@@ -6,6 +6,7 @@
  * window-size change reaches it, ^C interrupts it, and the caller's terminal modes are
  * back as they were after the agent exits and after caisson is killed. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -271,19 +272,24 @@ Test(pty, modes_restored_when_killed) {
         term_close(&t);
 }
 
-/* Whether a process named comm runs below pid (host pids, any depth). */
+/* Whether a process named comm runs below top (host pids, any depth). */
 static bool tree_has(pid_t top, const char *comm) {
         char want[64];
         bool found = false;
+        struct dirent *de;
+        DIR *d = opendir("/proc");
 
+        cr_assert(d);
         (void) snprintf(want, sizeof want, "(%s)", comm);
-        for (pid_t p = 2; p < 4194304 && !found; p++) {
+        while (!found && (de = readdir(d))) {
                 char path[64], buf[512], *rp;
-                pid_t q = p;
+                pid_t q = (pid_t) atoi(de->d_name);
                 int guard = 0;
                 FILE *f;
 
-                (void) snprintf(path, sizeof path, "/proc/%d/stat", (int) p);
+                if (q <= 1)
+                        continue;
+                (void) snprintf(path, sizeof path, "/proc/%d/stat", (int) q);
                 f = fopen(path, "re");
                 if (!f)
                         continue;
@@ -308,6 +314,7 @@ static bool tree_has(pid_t top, const char *comm) {
                 }
                 found = q == top;
         }
+        closedir(d);
         return found;
 }
 
@@ -348,4 +355,44 @@ Test(pty, stopped_terminal_does_not_stall_supervisor) {
                 expect_modes_restored(&t, "after --timeout on a stopped terminal");
                 term_close(&t);
         }
+}
+
+/* stdin a terminal (so the agent gets a pty) and stdout a file the caller appends to
+ * (`caisson run -- cmd >> log`): the agent's output is appended after what the file held,
+ * through the caller's own description, never written again from offset 0. */
+Test(pty, stdout_file_keeps_callers_offset) {
+        char *wd = h_workdir(NULL), *path = h_path(wd, "out.log"), got[4096] = "";
+        struct term t;
+        int out, st;
+        ssize_t n;
+
+        term_open(&t, 24, 80);
+        out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+        cr_assert(out >= 0);
+        cr_assert_eq(write(out, "header line\n", 12), 12);
+        t.pid = fork();
+        cr_assert(t.pid >= 0);
+        if (t.pid == 0) {
+                (void) setsid();
+                if (ioctl(t.slave, TIOCSCTTY, 0) < 0 || dup2(t.slave, 0) < 0 ||
+                    dup2(out, 1) < 0 || dup2(t.slave, 2) < 0)
+                        _exit(122);
+                execl(h_caisson(), "caisson", "run", "--workdir", wd, "--", "/bin/sh", "-c",
+                      "echo agent-output", (char *) NULL);
+                _exit(127);
+        }
+        h_register_pid(t.pid);
+        close(out);
+        cr_expect_eq(term_wait(&t, 15), 0, "output: %s", t.out);
+        st = open(path, O_RDONLY | O_CLOEXEC);
+        cr_assert(st >= 0);
+        n = read(st, got, sizeof got - 1);
+        close(st);
+        cr_assert_gt(n, 0);
+        got[n] = 0;
+        cr_expect(strncmp(got, "header line\n", 12) == 0, "the file's start was overwritten: %s",
+                  got);
+        cr_expect(strstr(got + 12, "agent-output"), "the agent's output is not after it: %s", got);
+        expect_modes_restored(&t, "after exit");
+        term_close(&t);
 }
