@@ -297,19 +297,24 @@ static pid_t stat_ppid(char *buf) {
 static void proc_ref_close(struct proc_ref *r) {
         if (r->pid == 0)
                 return;
-        safe_close(r->dir);
-        safe_close(r->pidfd);
-        safe_close(r->stat_fd);
+        r->dir = safe_close(r->dir);
+        r->pidfd = safe_close(r->pidfd);
+        r->stat_fd = safe_close(r->stat_fd);
         r->pid = 0;
 }
 
-/* pid's handles, opened now unless cached (fresh forces a new opening). The pidfd is
- * opened first: while its process is alive, the directory opened after it is that
- * process's, and a read through either fails once it is gone, whoever gets the number. */
+/* pid's handles, opened now unless cached (fresh forces a new opening). A handle belongs to
+ * the process, not to its number: a read through it fails once the process is gone,
+ * whoever gets the number. The exe is read through the directory and the parent through
+ * the pidfd, so both must be the same process's: the pidfd is opened first, and a pidfd
+ * whose process is gone after the directory was opened is dropped (the parent then comes
+ * from the directory's stat). */
 static struct proc_ref *proc_ref(struct proc_refs *c, pid_t pid, bool fresh) {
         struct proc_ref *r = NULL;
         char path[32];
 
+        if (pid <= 0)
+                return NULL;
         for (size_t i = 0; i < ELEMENTSOF(c->r) && !r; i++)
                 if (c->r[i].pid == pid)
                         r = &c->r[i];
@@ -329,9 +334,12 @@ static struct proc_ref *proc_ref(struct proc_refs *c, pid_t pid, bool fresh) {
                 r->pidfd = sys_pidfd_open(pid, 0);
         r->dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (r->dir < 0) {
-                safe_close(r->pidfd);
+                r->pidfd = safe_close(r->pidfd);
                 return NULL;
         }
+        /* Alive now, so it held the number when the directory was opened. */
+        if (r->pidfd >= 0 && sys_pidfd_send_signal(r->pidfd, 0, NULL, 0) < 0)
+                r->pidfd = safe_close(r->pidfd);
         r->stat_fd = -1;
         r->pid = pid;
         return r;

@@ -10,11 +10,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "egress/egress-internal.h"
+#include "syscalls.h"
 
 static struct connect_records t;
 
@@ -243,9 +245,14 @@ static void *thread_ppid(void *arg) {
  * by pidfs where the kernel has it and by /proc/PID/stat where not: the same. */
 Test(proc_refs, parent_of_process_and_thread) {
         struct proc_refs c = { 0 };
+        struct cs_pidfd_info info = { .mask = CS_PIDFD_INFO_PID };
+        int self = sys_pidfd_open(getpid(), 0);
+        bool pidfs = self >= 0 && ioctl(self, CS_PIDFD_GET_INFO, &info) == 0;
         pthread_t th;
         void *got;
 
+        if (self >= 0)
+                close(self);
         for (int by_stat = 0; by_stat < 2; by_stat++) {
                 c.pidfd_info = by_stat ? -1 : 0;
                 cr_assert_eq(proc_refs_ppid(&c, getpid()), getppid(), "by_stat=%d", by_stat);
@@ -254,6 +261,9 @@ Test(proc_refs, parent_of_process_and_thread) {
                 cr_assert_eq((pid_t) (intptr_t) got, getppid(), "a thread, by_stat=%d", by_stat);
                 /* Again from the cache. */
                 cr_assert_eq(proc_refs_ppid(&c, getpid()), getppid());
+                /* Where the kernel has pidfs' ioctl, it was the one that answered. */
+                if (!by_stat)
+                        cr_assert_eq(c.pidfd_info == 1, pidfs, "pidfs here: %d", pidfs);
                 proc_refs_free(&c);
         }
 }
