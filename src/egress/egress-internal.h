@@ -102,6 +102,7 @@ struct half {
         int pipe[2];
         size_t in_pipe;
         size_t cap;                     /* the pipe's capacity: RELAY_PIPE_CAP, or grown */
+        size_t moved;                   /* bytes spliced into it so far */
         bool eof, shut;                 /* read EOF / shutdown(SHUT_WR) sent to the sink */
         bool grow_tried;                /* relay.c: pipe_grow() */
 };
@@ -240,10 +241,8 @@ struct egress {
         size_t next_pid_fds;
         bool pid_cache_on;
         struct identity_query *id_queries; /* RELAY_ACCEPT_BATCH, for relay_accept() */
-        struct {
-                int fd[2];
-                size_t cap;
-        } pipes[128];                   /* empty relay pipes, reused (64 connections' worth) */
+        int pipes[128][2];              /* empty relay pipes, reused (64 connections' worth) */
+        size_t n_grown;                 /* relay pipes grown past the default (relay.c) */
         struct identity *id;            /* scratch for relay_accept() */
         pid_t id_batch_pid;       /* *id holds this pid's identity, for the current batch */
         uint32_t diag_seq;

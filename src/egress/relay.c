@@ -30,12 +30,16 @@
 #define IP6T_SO_ORIGINAL_DST 80   /* linux/netfilter_ipv6/ip6_tables.h */
 #endif
 
-/* A pipe starts at the kernel's default; a half that fills it (a bulk transfer) grows it
- * once, so each splice() moves up to 1 MiB instead of 64 KiB: ~10% more throughput on a
- * 1 GiB transfer here, and no more memory for connections that never fill 64 KiB (a pipe
- * holds pages only while bytes are in it). */
+/* A pipe starts at the kernel's default; a half that has moved 256 KiB (a bulk transfer)
+ * grows it once, so each splice() moves up to 1 MiB instead of 64 KiB: ~10% more throughput
+ * on a 1 GiB transfer here. By bytes moved, not by the pipe filling: a pipe fills by its
+ * 16 slots, which small segments take long before 64 KiB. A full pipe pins its pages
+ * outside any socket's accounting, so at most 64 pipes are grown at a time (64 MiB), and a
+ * grown pipe is shrunk back before it is kept for another connection. */
 #define RELAY_PIPE_CAP 65536
 #define RELAY_PIPE_GROWN (1 << 20)
+#define RELAY_GROW_AFTER (256 << 10)
+#define RELAY_GROWN_MAX 64
 
 static void rst_close(int fd) {
         struct linger l = { .l_onoff = 1, .l_linger = 0 };
@@ -73,12 +77,21 @@ static void conn_event(struct egress *e, const struct conn *c, enum egress_event
 static void pipe_put(struct egress *e, struct half *h) {
         int *p = h->pipe, queued = -1;
 
+        if (h->cap > RELAY_PIPE_CAP) {
+                e->n_grown--;
+                h->cap = RELAY_PIPE_CAP;
+                /* Shrinking fails while bytes are in it: then it is not kept. */
+                if (p[1] < 0 || fcntl(p[1], F_SETPIPE_SZ, RELAY_PIPE_CAP) != RELAY_PIPE_CAP) {
+                        p[0] = safe_close(p[0]);
+                        p[1] = safe_close(p[1]);
+                        return;
+                }
+        }
         /* Empty for sure when its half ended in order (every byte spliced on); else ask. */
         if (p[0] >= 0 && e->n_pipes < ELEMENTSOF(e->pipes) &&
             ((h->shut && h->in_pipe == 0) ||
              (ioctl(p[0], FIONREAD, &queued) == 0 && queued == 0))) {
-                memcpy(e->pipes[e->n_pipes].fd, p, sizeof e->pipes[0].fd);
-                e->pipes[e->n_pipes++].cap = h->cap;
+                memcpy(e->pipes[e->n_pipes++], p, sizeof e->pipes[0]);
                 p[0] = p[1] = -1;
                 return;
         }
@@ -87,30 +100,34 @@ static void pipe_put(struct egress *e, struct half *h) {
 }
 
 static int pipe_get(struct egress *e, struct half *h) {
+        h->cap = RELAY_PIPE_CAP;
         if (e->n_pipes > 0) {
-                e->n_pipes--;
-                memcpy(h->pipe, e->pipes[e->n_pipes].fd, sizeof h->pipe);
-                h->cap = e->pipes[e->n_pipes].cap;
+                memcpy(h->pipe, e->pipes[--e->n_pipes], sizeof h->pipe);
                 return 0;
         }
-        h->cap = RELAY_PIPE_CAP;
         return pipe2(h->pipe, O_CLOEXEC | O_NONBLOCK);
 }
 
-/* Once per half; a refusal (fs.pipe-max-size, the user's pipe pages) keeps it as it is. */
-static void pipe_grow(struct half *h) {
-        int r = fcntl(h->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_GROWN);
+/* Once per half; a refusal (fs.pipe-max-size, the user's pipe pages) keeps it as it is.
+ * With RELAY_GROWN_MAX grown already, not now (maybe later in the transfer). */
+static void pipe_grow(struct egress *e, struct half *h) {
+        int r;
 
-        if (r > 0 && (size_t) r > h->cap)
-                h->cap = (size_t) r;
+        if (e->n_grown >= RELAY_GROWN_MAX)
+                return;
         h->grow_tried = true;
+        r = fcntl(h->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_GROWN);
+        if (r > 0 && (size_t) r > h->cap) {
+                h->cap = (size_t) r;
+                e->n_grown++;
+        }
 }
 
 void relay_free_pipes(struct egress *e) {
         while (e->n_pipes > 0) {
                 e->n_pipes--;
-                safe_close(e->pipes[e->n_pipes].fd[0]);
-                safe_close(e->pipes[e->n_pipes].fd[1]);
+                safe_close(e->pipes[e->n_pipes][0]);
+                safe_close(e->pipes[e->n_pipes][1]);
         }
 }
 
@@ -168,18 +185,19 @@ void relay_free_all(struct egress *e) {
 /* --- relaying --- */
 
 /* Moves what is available from src to dst through h's pipe. -1 on a broken connection. */
-static int half_pump(struct half *h, int src, int dst) {
+static int half_pump(struct egress *e, struct half *h, int src, int dst) {
         for (;;) {
                 bool progress = false;
                 ssize_t n;
 
-                if (!h->eof && h->in_pipe == h->cap && !h->grow_tried)
-                        pipe_grow(h);
+                if (!h->eof && h->moved >= RELAY_GROW_AFTER && !h->grow_tried)
+                        pipe_grow(e, h);
                 if (!h->eof && h->in_pipe < h->cap) {
                         n = splice(src, NULL, h->pipe[1], NULL, h->cap - h->in_pipe,
                                    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
                         if (n > 0) {
                                 h->in_pipe += (size_t) n;
+                                h->moved += (size_t) n;
                                 progress = true;
                         } else if (n == 0) {
                                 h->eof = true;
@@ -323,11 +341,11 @@ static void pump(struct egress *e, struct conn *c) {
                 if (c->http->f.state == HTTP_UPGRADE_WAIT)
                         return;
         } else if (!c->late_sniff && c->peek_off == c->peek_len &&
-                   half_pump(&c->c2u, c->wc.fd, c->wu.fd) < 0) {
+                   half_pump(e, &c->c2u, c->wc.fd, c->wu.fd) < 0) {
                 conn_close(e, c, true);
                 return;
         }
-        if (half_pump(&c->u2c, c->wu.fd, c->wc.fd) < 0) {
+        if (half_pump(e, &c->u2c, c->wu.fd, c->wc.fd) < 0) {
                 conn_close(e, c, true);
                 return;
         }
