@@ -13,6 +13,9 @@
 #   5. start-to-exit latency of `caisson run` with a network policy vs bwrap --unshare-all
 #   6. what one connect() costs inside the sandbox with a network policy (held while the
 #      supervisor records its caller) and without (a plain syscall): bench/connloop.c
+#   7. connect to first byte again with 0, 10 and 50 idle processes of 34 open fds each in
+#      the sandbox: the relay reads every fd of every sandbox process to find who holds a
+#      client socket, so this is what that walk costs as a sandbox grows
 #   Sections 1-3 also measure bench/minrelay.c, the least any relay behind an nft redirect
 #   does (accept, SO_ORIGINAL_DST, connect, splice; no identity, policy or name check), with
 #   its client in a third netns "M" whose one nft rule redirects TCP to it: the floor.
@@ -338,6 +341,29 @@ if [ -z "$caisson_note" ]; then
         done
 fi
 
+# --- 7. the holder walk as the sandbox grows ---------------------------------------------
+if [ -z "$caisson_note" ]; then
+        bench_log "egress: connect to first byte with 0, 10, 50 idle processes of 34 fds, 3 rounds in turn"
+        cat >"$work/walk.sh" <<'WALK'
+#!/bin/bash
+# walk.sh N: N idle processes with 34 fds each (stdio and 31 on /dev/null), then 500
+# connections timed, then the idle ones end.
+for ((i = 3; i <= 33; i++)); do eval "exec $i</dev/null"; done
+for ((k = 0; k < $1; k++)); do sleep 120 & done
+sleep 0.5
+./netload latency 198.51.100.2 5002 500
+rc=$?
+jobs -p | xargs -r kill 2>/dev/null
+exit $rc
+WALK
+        chmod 755 "$work/walk.sh"
+        for i in 1 2 3; do
+                for n in 0 10 50; do
+                        rec "walk.$n" csn /bin/bash ./walk.sh "$n"
+                done
+        done
+fi
+
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- the section -----------------------------------------------------------------------
@@ -608,6 +634,31 @@ if cpv or cnv:
     if cp is not None and cn is not None:
         print("- an observed connect() costs %.1f µs more (one round trip to the supervisor)" % (cn - cp))
     print()
+
+# 7. the holder walk
+walk = {}
+for n in (0, 10, 50):
+    v = [f(x.get("median_us")) for x in R.get("walk.%d" % n, []) if "fail" not in x]
+    v = [x for x in v if x is not None]
+    if v:
+        walk[n] = (statistics.median(v), v)
+if walk:
+    print("### Connect to first byte as the sandbox grows")
+    print()
+    print("The relay finds who holds a client socket by reading every fd of every process in the "
+          "sandbox (`/proc/PID/fd/N`, one readlinkat() each) at each accept. Here the client "
+          "(34 fds) runs under bash (34 fds), beside N idle processes (`sleep`) with 34 fds each; "
+          "`netload latency` with 500 connections, 3 rounds in turn.")
+    print()
+    print("| idle processes | fds in the sandbox (about) | connect to first byte, median µs | rounds |")
+    print("|---:|---:|---:|---|")
+    for n, (m, v) in sorted(walk.items()):
+        print("| %d | %d | **%.1f** | %s |" % (n, 34 * (n + 2), m, ", ".join("%.1f" % x for x in v)))
+    print()
+    if 0 in walk and 50 in walk:
+        print("- each fd in the sandbox adds %.2f µs to every new connection (from 0 to 50 idle "
+              "processes)" % ((walk[50][0] - walk[0][0]) / (34 * 50)))
+    print()
 PYEOF
 
 cat <<EOF
@@ -636,6 +687,7 @@ start:       H interleave $runs 5 OUT bwrap <bwrap as in the first section> /bin
                :: caisson caisson run -T -- /bin/true \\
                :: caisson-net caisson run -T --policy P --dns-upstream 198.51.100.2:53 -- /bin/true
 connect():   H caisson run -T -- ./connloop 20000    and    C ./connloop 20000   (5 rounds in turn)
+walk:        C /bin/bash ./walk.sh N    (N = 0, 10, 50; N sleepers with 34 fds, then netload latency 198.51.100.2 5002 500)
 \`\`\`
 
 EOF
