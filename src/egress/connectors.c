@@ -85,16 +85,19 @@ static struct connector *connector_read(struct proc_refs *refs, pid_t pid, pid_t
         char paths[CHAIN_MAX][4096];
         size_t len[CHAIN_MAX], n = 0, total = 0;
         struct connector *c;
+        pid_t tgid = 0, parent;
         char *s;
 
         if (!proc_refs_exe(refs, pid, paths[0]))
                 return NULL;
         len[n] = strlen(paths[n]) + 1;
         total += len[n++];
+        /* seccomp names the calling thread: the record (and its events) name its process. */
+        parent = proc_refs_ppid(refs, pid, &tgid);
         /* Without a known init there is no inside to bound the walk: the host's processes
          * above the sandbox are nothing the policy may match, so only the caller counts. */
-        for (pid_t p = init_pid > 0 ? proc_refs_ppid(refs, pid) : 0;
-             p > 1 && p != init_pid && n < CHAIN_MAX; p = proc_refs_ppid(refs, p))
+        for (pid_t p = init_pid > 0 ? parent : 0;
+             p > 1 && p != init_pid && n < CHAIN_MAX; p = proc_refs_ppid(refs, p, NULL))
                 if (proc_refs_exe(refs, p, paths[n])) {
                         len[n] = strlen(paths[n]) + 1;
                         total += len[n++];
@@ -102,7 +105,7 @@ static struct connector *connector_read(struct proc_refs *refs, pid_t pid, pid_t
         c = malloc(sizeof *c + total);
         if (!c)
                 return NULL;
-        c->pid = pid;
+        c->pid = tgid > 0 ? tgid : pid;
         c->size = sizeof *c + total;
         c->n_chain = n;
         s = (char *) (c + 1);

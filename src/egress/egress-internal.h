@@ -147,7 +147,8 @@ struct conn {
 #define CONNECT_RECORD_TTL_USEC (60 * 1000000ULL)
 #define CONNECT_RECORDS_MAX_BYTES (8u << 20) /* callers' paths, all records together */
 struct connector {                      /* one allocation: this, then the paths */
-        pid_t pid;
+        pid_t pid;                      /* the caller's process (its thread's id where the
+                                         * kernel does not tell the process's) */
         size_t size;                    /* of the allocation */
         size_t n_chain;
         const char *chain[16];          /* executable, then ancestors, as struct identity */
@@ -327,7 +328,9 @@ int identity_of(struct egress *e, pid_t pid, struct identity *ret);
 bool identity_read_exe(pid_t pid, char out[4096]);
 /* The same, and the parent's pid (0 if unknown), through handles on the process kept open
  * in c (one thread's): a process read again (the next connect() of a client, its
- * ancestors) costs one readlinkat() and one ioctl(), not two path walks and /proc/PID/stat. */
+ * ancestors) costs one readlinkat() and one ioctl(), not two path walks and /proc/PID/stat.
+ * pid may be a thread's; *ret_tgid (if given) is then its process's pid where the kernel
+ * tells it (pidfs, 6.13), else 0. */
 bool proc_refs_exe(struct proc_refs *c, pid_t pid, char out[4096]);
-pid_t proc_refs_ppid(struct proc_refs *c, pid_t pid);
+pid_t proc_refs_ppid(struct proc_refs *c, pid_t pid, pid_t *ret_tgid);
 void proc_refs_free(struct proc_refs *c);

@@ -39,6 +39,10 @@ static const char *self_exe(void) {
         return buf;
 }
 
+static pid_t gettid_(void) {
+        return (pid_t) syscall(SYS_gettid);
+}
+
 /* The caller's executable, read at the call; below init_pid nothing of the host's. */
 Test(connectors, records_the_caller) {
         struct connect_record r;
@@ -57,6 +61,37 @@ Test(connectors, records_the_caller) {
         cr_assert_eq(connectors_note(&t, getpid(), 6, 0, 100), 0);
         cr_assert(connectors_take(&t, 6, &r));
         cr_assert_eq(r.who[0]->n_chain, 1);
+        connect_record_done(&r);
+}
+
+static void *note_from_thread(void *arg) {
+        pid_t *tid = arg;
+
+        *tid = gettid_();
+        return (void *) (intptr_t) connectors_note(&t, *tid, 9, getppid(), 100);
+}
+
+/* seccomp names the calling thread; the record names its process where the kernel tells
+ * it (pidfs), as the holders' events do. */
+Test(connectors, thread_recorded_as_its_process) {
+        struct cs_pidfd_info info = { .mask = CS_PIDFD_INFO_PID };
+        int self = sys_pidfd_open(getpid(), 0);
+        bool pidfs = self >= 0 && ioctl(self, CS_PIDFD_GET_INFO, &info) == 0;
+        struct connect_record r;
+        pthread_t th;
+        pid_t tid = 0;
+        void *rc;
+
+        if (self >= 0)
+                close(self);
+        cr_assert_eq(pthread_create(&th, NULL, note_from_thread, &tid), 0);
+        cr_assert_eq(pthread_join(th, &rc), 0);
+        cr_assert_eq((intptr_t) rc, 0);
+        cr_assert(connectors_take(&t, 9, &r));
+        cr_assert_eq(r.n, 1);
+        cr_assert_eq(r.who[0]->pid, pidfs ? getpid() : tid, "pid %d (thread %d, pidfs %d)",
+                     r.who[0]->pid, tid, pidfs);
+        cr_assert_str_eq(r.who[0]->chain[0], self_exe());
         connect_record_done(&r);
 }
 
@@ -231,14 +266,17 @@ Test(connectors, deletion_with_mixed_home_slots) {
 
 /* --- the handles on callers kept between connect()s (struct proc_refs) --- */
 
-static pid_t gettid_(void) {
-        return (pid_t) syscall(SYS_gettid);
-}
+struct thread_ids {
+        struct proc_refs *c;
+        pid_t tid, ppid, tgid;
+};
 
 static void *thread_ppid(void *arg) {
-        struct proc_refs *c = arg;
+        struct thread_ids *ids = arg;
 
-        return (void *) (intptr_t) proc_refs_ppid(c, gettid_());
+        ids->tid = gettid_();
+        ids->ppid = proc_refs_ppid(ids->c, ids->tid, &ids->tgid);
+        return NULL;
 }
 
 /* The parent of a process and of one of its threads (seccomp names the calling thread),
@@ -249,18 +287,24 @@ Test(proc_refs, parent_of_process_and_thread) {
         int self = sys_pidfd_open(getpid(), 0);
         bool pidfs = self >= 0 && ioctl(self, CS_PIDFD_GET_INFO, &info) == 0;
         pthread_t th;
-        void *got;
 
         if (self >= 0)
                 close(self);
         for (int by_stat = 0; by_stat < 2; by_stat++) {
+                struct thread_ids th_ids = { .c = &c };
+                pid_t tgid = -1;
+
                 c.pidfd_info = by_stat ? -1 : 0;
-                cr_assert_eq(proc_refs_ppid(&c, getpid()), getppid(), "by_stat=%d", by_stat);
-                cr_assert_eq(pthread_create(&th, NULL, thread_ppid, &c), 0);
-                cr_assert_eq(pthread_join(th, &got), 0);
-                cr_assert_eq((pid_t) (intptr_t) got, getppid(), "a thread, by_stat=%d", by_stat);
+                cr_assert_eq(proc_refs_ppid(&c, getpid(), &tgid), getppid(), "by_stat=%d", by_stat);
+                cr_assert_eq(tgid, pidfs && !by_stat ? getpid() : 0);
+                cr_assert_eq(pthread_create(&th, NULL, thread_ppid, &th_ids), 0);
+                cr_assert_eq(pthread_join(th, NULL), 0);
+                cr_assert_neq(th_ids.tid, getpid());
+                cr_assert_eq(th_ids.ppid, getppid(), "a thread, by_stat=%d", by_stat);
+                /* A thread's process, where the kernel tells it. */
+                cr_assert_eq(th_ids.tgid, pidfs && !by_stat ? getpid() : 0, "by_stat=%d", by_stat);
                 /* Again from the cache. */
-                cr_assert_eq(proc_refs_ppid(&c, getpid()), getppid());
+                cr_assert_eq(proc_refs_ppid(&c, getpid(), NULL), getppid());
                 /* Where the kernel has pidfs' ioctl, it was the one that answered. */
                 if (!by_stat)
                         cr_assert_eq(c.pidfd_info == 1, pidfs, "pidfs here: %d", pidfs);
@@ -290,7 +334,7 @@ Test(proc_refs, cached_handle_follows_exec_and_exit) {
         close(go[0]);
         cr_assert(proc_refs_exe(&c, pid, exe));
         cr_assert_str_eq(exe, self_exe());
-        cr_assert_eq(proc_refs_ppid(&c, pid), getpid());
+        cr_assert_eq(proc_refs_ppid(&c, pid, NULL), getpid());
         cr_assert_eq(write(go[1], "x", 1), 1);
         close(go[1]);
         for (int i = 0; i < 500; i++) {
@@ -303,6 +347,6 @@ Test(proc_refs, cached_handle_follows_exec_and_exit) {
         cr_assert_eq(kill(pid, SIGKILL), 0);
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         cr_assert_not(proc_refs_exe(&c, pid, exe), "gone, yet read: %s", exe);
-        cr_assert_eq(proc_refs_ppid(&c, pid), 0);
+        cr_assert_eq(proc_refs_ppid(&c, pid, NULL), 0);
         proc_refs_free(&c);
 }
