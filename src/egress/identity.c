@@ -338,7 +338,7 @@ static struct proc_ref *proc_ref(struct proc_refs *c, pid_t pid, bool fresh) {
                 return NULL;
         }
         /* Alive now, so it held the number when the directory was opened. */
-        if (r->pidfd >= 0 && sys_pidfd_send_signal(r->pidfd, 0, NULL, 0) < 0)
+        if (r->pidfd >= 0 && sys_pidfd_send_signal(r->pidfd, 0, NULL, 0) < 0 && errno == ESRCH)
                 r->pidfd = safe_close(r->pidfd);
         r->stat_fd = -1;
         r->pid = pid;

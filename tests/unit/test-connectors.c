@@ -71,28 +71,42 @@ static void *note_from_thread(void *arg) {
         return (void *) (intptr_t) connectors_note(&t, *tid, 9, getppid(), 100);
 }
 
+static pid_t thread_notes(void) {
+        pthread_t th;
+        pid_t tid = 0;
+        void *rc;
+
+        cr_assert_eq(pthread_create(&th, NULL, note_from_thread, &tid), 0);
+        cr_assert_eq(pthread_join(th, &rc), 0);
+        cr_assert_eq((intptr_t) rc, 0);
+        return tid;
+}
+
 /* seccomp names the calling thread; the record names its process where the kernel tells
- * it (pidfs), as the holders' events do. */
+ * it (pidfs), as the holders' events do, and the thread's id where it does not. A thread
+ * and its process are then one caller, not two of the four a record holds. */
 Test(connectors, thread_recorded_as_its_process) {
         struct cs_pidfd_info info = { .mask = CS_PIDFD_INFO_PID };
         int self = sys_pidfd_open(getpid(), 0);
         bool pidfs = self >= 0 && ioctl(self, CS_PIDFD_GET_INFO, &info) == 0;
         struct connect_record r;
-        pthread_t th;
-        pid_t tid = 0;
-        void *rc;
+        pid_t tid;
 
         if (self >= 0)
                 close(self);
-        cr_assert_eq(pthread_create(&th, NULL, note_from_thread, &tid), 0);
-        cr_assert_eq(pthread_join(th, &rc), 0);
-        cr_assert_eq((intptr_t) rc, 0);
-        cr_assert(connectors_take(&t, 9, &r));
-        cr_assert_eq(r.n, 1);
-        cr_assert_eq(r.who[0]->pid, pidfs ? getpid() : tid, "pid %d (thread %d, pidfs %d)",
-                     r.who[0]->pid, tid, pidfs);
-        cr_assert_str_eq(r.who[0]->chain[0], self_exe());
-        connect_record_done(&r);
+        for (int by_stat = 0; by_stat < 2; by_stat++) {
+                bool told = pidfs && !by_stat;
+
+                t.refs.pidfd_info = by_stat ? -1 : 0;
+                tid = thread_notes();
+                cr_assert_eq(connectors_note(&t, getpid(), 9, getppid(), 100), 0);
+                cr_assert(connectors_take(&t, 9, &r));
+                cr_assert_eq(r.who[0]->pid, told ? getpid() : tid, "pid %d (thread %d, pidfs "
+                             "%d, by_stat %d)", r.who[0]->pid, tid, pidfs, by_stat);
+                cr_assert_eq(r.n, told ? 1 : 2, "by_stat %d", by_stat);
+                cr_assert_str_eq(r.who[0]->chain[0], self_exe());
+                connect_record_done(&r);
+        }
 }
 
 /* A child's record carries its parent, and stops below the given init (here the test's
