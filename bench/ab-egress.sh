@@ -20,10 +20,16 @@ bench_run_uid
 bench_tmpdir
 
 [ $# -ge 1 ] || { echo "usage: $0 NAME=CAISSON ..." >&2; exit 2; }
+# The builds run from the bench's workdir: each PATH is made absolute here (a relative one
+# would name nothing there, and every round of that build would read n/a).
+abs=""
 for v in "$@"; do
         b=${v#*=}
         [ "$b" != "$v" ] && [ -x "$b" ] || { echo "$0: '$v': want NAME=PATH to a caisson binary" >&2; exit 2; }
+        abs="$abs ${v%%=*}=$(realpath "$b")"
 done
+# shellcheck disable=SC2086
+set -- $abs
 rounds=${BENCH_AB_ROUNDS:-6}
 hns=caisson-ab-h-$$
 sns=caisson-ab-s-$$
