@@ -869,6 +869,8 @@ int cmd_run(int argc, char **argv) {
                 print_error(&err);
                 goto out;
         }
+        /* The sandbox's init is cloned: threads may start (events_start()). */
+        events_start(&ev);
         if (lc.att.degraded & CAISSON_DEGRADED_LANDLOCK) {
                 json_object *d = json_object_new_object();
 

@@ -3,7 +3,9 @@
  * {"type":"event","seq":N,"time":RFC3339ns,"sandbox":ID,"event":NAME,"reason":CODE,...}. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,7 +36,63 @@ const char *event_type_to_string(enum event_type t) {
         return t < _EVENT_TYPE_MAX ? event_names[t] : NULL;
 }
 
+#define EVENTS_QUEUE_MAX (64u << 20)
+
+struct event_line {
+        struct event_line *next;
+        uint64_t seq;
+        size_t len;
+        char text[];                    /* the record and its "\n" */
+};
+
+/* Whole lines, waiting as long as the sink takes. */
+static int write_all(int fd, const char *p, size_t len) {
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* The writer of a queued sink: lines in seq order, until closing and empty. */
+static void *writer_main(void *userdata) {
+        struct events *ev = userdata;
+
+        (void) pthread_mutex_lock(&ev->lock);
+        for (;;) {
+                struct event_line *l;
+                int r;
+
+                while (!ev->head && !ev->closing)
+                        (void) pthread_cond_wait(&ev->cond, &ev->lock);
+                if (!ev->head)
+                        break;
+                l = ev->head;
+                ev->head = l->next;
+                if (!ev->head)
+                        ev->tail = NULL;
+                ev->queued_bytes -= l->len;
+                (void) pthread_mutex_unlock(&ev->lock);
+                r = write_all(ev->fd, l->text, l->len);
+                if (r < 0)
+                        log_warning("events: write failed (%s), record %llu dropped",
+                                    strerror(-r), (unsigned long long) l->seq);
+                free(l);
+                (void) pthread_mutex_lock(&ev->lock);
+        }
+        (void) pthread_mutex_unlock(&ev->lock);
+        return NULL;
+}
+
 int events_open(struct events *ev, const char *path, const char *sandbox) {
+        struct stat st;
+
         *ev = (struct events) { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
         (void) snprintf(ev->sandbox, sizeof ev->sandbox, "%s", sandbox);
         if (!path)
@@ -42,6 +100,13 @@ int events_open(struct events *ev, const char *path, const char *sandbox) {
         ev->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
         if (ev->fd < 0)
                 return -errno;
+        /* A pipe or a terminal can make a write wait for its reader: the supervisor's loop
+         * (which answers the sandbox's held syscalls) and the relay must not. Records
+         * queue until events_start() starts the writer. */
+        if (fstat(ev->fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+                (void) pthread_cond_init(&ev->cond, NULL);
+                ev->queued = true;
+        }
         return 0;
 }
 
@@ -75,7 +140,26 @@ void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_obj
         json_object_object_add(o, "reason", json_object_new_string(rs ?: "internal"));
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         len = strlen(s);
-        {
+        if (ev->queued) {
+                struct event_line *l = NULL;
+
+                /* Queued in seq order under the lock; written by writer_main(). */
+                if (ev->queued_bytes + len + 1 <= EVENTS_QUEUE_MAX)
+                        l = malloc(sizeof *l + len + 1);
+                if (l) {
+                        *l = (struct event_line) { .seq = seq, .len = len + 1 };
+                        memcpy(l->text, s, len);
+                        l->text[len] = '\n';
+                        if (ev->tail)
+                                ev->tail->next = l;
+                        else
+                                ev->head = l;
+                        ev->tail = l;
+                        ev->queued_bytes += l->len;
+                        (void) pthread_cond_signal(&ev->cond);
+                } else
+                        ev->dropped++;
+        } else {
                 struct iovec iov[2] = { { (void *) s, len }, { (void *) "\n", 1 } };
 
                 /* One writev per record, O_APPEND, under the lock: lines never interleave
@@ -92,6 +176,32 @@ bool events_wanted(const struct events *ev) {
         return ev->fd >= 0;
 }
 
+void events_start(struct events *ev) {
+        if (!ev->queued || ev->writing)
+                return;
+        ev->writing = pthread_create(&ev->writer, NULL, writer_main, ev) == 0;
+        if (!ev->writing)
+                log_warning("events: no writer thread: a sink that stops reading will stall "
+                            "the supervisor");
+}
+
 void events_close(struct events *ev) {
+        if (ev->queued) {
+                (void) pthread_mutex_lock(&ev->lock);
+                ev->closing = true;
+                (void) pthread_cond_signal(&ev->cond);
+                (void) pthread_mutex_unlock(&ev->lock);
+                /* Without a writer (it never started), what is queued is written here. */
+                if (ev->writing)
+                        (void) pthread_join(ev->writer, NULL);
+                else
+                        (void) writer_main(ev);
+                (void) pthread_cond_destroy(&ev->cond);
+                ev->queued = false;
+                if (ev->dropped > 0)
+                        log_warning("events: %llu records dropped: the events sink took no more "
+                                    "(%u MiB were waiting for it)", (unsigned long long) ev->dropped,
+                                    EVENTS_QUEUE_MAX >> 20);
+        }
         ev->fd = safe_close(ev->fd);
 }

@@ -34,17 +34,35 @@ enum event_type {
 };
 const char *event_type_to_string(enum event_type t);
 
+struct event_line;
 struct events {
         int fd;            /* --events file, or -1 */
         uint64_t seq;
         char sandbox[32];
         /* The egress thread emits too: seq and the write are taken under this lock. */
         pthread_mutex_t lock;
+        /* A sink that can make a write wait (a pipe, a terminal) is written by a thread of
+         * its own from this queue, so no emitter waits on it (events.c). */
+        bool queued;
+        bool writing;      /* the writer thread runs */
+        bool closing;
+        pthread_t writer;
+        pthread_cond_t cond;
+        struct event_line *head, *tail;
+        size_t queued_bytes;
+        uint64_t dropped;
 };
 int events_open(struct events *ev, const char *path, const char *sandbox);
-/* Writes one record; takes ownership of details (may be NULL). Never blocks enforcement
- * for long: a failed write is reported once and dropped. Safe from any thread. */
+/* Writes one record; takes ownership of details (may be NULL). Never blocks enforcement:
+ * a regular file is written at once (such writes do not wait), any other sink through a
+ * writer thread and a queue (64 MiB, then records are counted as dropped, and said so at
+ * close). A failed write is reported and dropped. Safe from any thread. */
 void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_object *details);
+/* Starts a queued sink's writer thread. Not before the sandbox's init is cloned: a thread
+ * inside malloc or stdio at clone3() would leave their locks held in the child. Until then
+ * records wait in the queue. */
+void events_start(struct events *ev);
+/* Writes out what is queued (waiting for the sink as long as it takes), then closes. */
 void events_close(struct events *ev);
 /* Whether records go anywhere: without a sink, callers need not build them. The sink is
  * fixed between events_open and events_close, so any thread may ask. */

@@ -3,12 +3,15 @@
  * dying with the agent and with the supervisor, gc, resource limits, seccomp's kill mode
  * and denial events, Landlock fail-closed. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -436,4 +439,108 @@ Test(run, run_as_sudo_uid) {
                 h_caisson_run(wd, NULL, A(h_path(wd, "probe"), "uid"), &o0, &r);
                 cr_expect(r.code != 0 || strncmp(r.out, "uid=0", 5) != 0, "%s", r.out);
         }
+}
+
+/* How many processes have pid as their parent. */
+static int children_of(pid_t pid) {
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        int n = 0;
+
+        cr_assert(d);
+        while ((de = readdir(d))) {
+                char path[64], buf[512], *rp;
+                int ppid = 0, q = atoi(de->d_name);
+                FILE *f;
+
+                if (q <= 0)
+                        continue;
+                (void) snprintf(path, sizeof path, "/proc/%d/stat", q);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                if (fgets(buf, sizeof buf, f) && (rp = strrchr(buf, ')')) &&
+                    sscanf(rp + 1, " %*c %d", &ppid) == 1 && ppid == pid)
+                        n++;
+                fclose(f);
+        }
+        closedir(d);
+        return n;
+}
+
+/* An --events sink that stops reading (a pipe whose reader stalls, a stopped terminal)
+ * must not stall the supervisor, which answers the sandbox's held syscalls and keeps
+ * --timeout: its records wait in memory. Here every loop of the agent makes a
+ * syscall.denied record; the reader reads nothing until the pipe is full, --timeout must
+ * still end the sandbox, and then every record arrives, in order, none lost. */
+Test(run, stalled_events_pipe_does_not_stall_supervisor) {
+        char *wd = h_workdir(NULL), *fifo = h_path(wd, "ev.fifo"), *evarg, *all = NULL;
+        const char *argv[] = { h_caisson(), "run", "--workdir", wd, "-T", "--timeout", "2s", NULL,
+                               "--", "/bin/sh", "-c", "while :; do ./probe mount >/dev/null; done",
+                               NULL };
+        size_t len = 0, cap = 0;
+        unsigned long long want = 1;
+        int rd, queued = 0, lines = 0;
+        bool gone = false, eof = false;
+        struct h_proc p;
+        struct h_result r;
+        char *line, *save = NULL, *last = NULL;
+
+        cr_assert_eq(mkfifo(fifo, 0600), 0);
+        /* The reader's end, open (so caisson's open does not wait) but not read. */
+        rd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        cr_assert(rd >= 0);
+        cr_assert(asprintf(&evarg, "--events=%s", fifo) > 0);
+        argv[7] = evarg;
+        cr_assert_eq(h_spawn(argv, NULL, &p), 0);
+        /* Positive control: the records fill the pipe, so the sink has stopped taking them. */
+        for (int i = 0; i < 250 && queued < 60000; i++) {
+                usleep(20000);
+                cr_assert_eq(ioctl(rd, FIONREAD, &queued), 0);
+        }
+        cr_assert_geq(queued, 60000, "the records did not fill the pipe: %d bytes", queued);
+        /* --timeout 2s ends the sandbox: caisson's children (its init) are gone. */
+        for (int i = 0; i < 100 && !gone; i++) {
+                usleep(100000);
+                gone = children_of(p.pid) == 0;
+        }
+        cr_expect(gone, "the sandbox still runs 10 s after the events pipe filled, past "
+                  "--timeout: the supervisor is stuck writing a record");
+        /* Now read everything, until caisson closes its end. */
+        for (double end = h_now() + 20; !eof && h_now() < end;) {
+                struct pollfd pf = { .fd = rd, .events = POLLIN };
+                ssize_t n;
+
+                if (poll(&pf, 1, 100) <= 0)
+                        continue;
+                if (len + 65536 + 1 > cap) {
+                        cap = 2 * cap + 65536 + 1;
+                        all = realloc(all, cap);
+                        cr_assert(all);
+                }
+                n = read(rd, all + len, 65536);
+                if (n == 0 && !(pf.revents & POLLIN))
+                        eof = true;
+                else if (n > 0)
+                        len += (size_t) n;
+                else if (n == 0)
+                        eof = true;
+        }
+        close(rd);
+        h_wait(&p, 20, &r);
+        cr_expect_eq(r.code, 124, "exit %d: %s", r.code, r.err);
+        cr_assert(eof && all, "the events pipe was not closed");
+        all[len] = 0;
+        /* Every record, seq 1, 2, 3, ... with no gap, the last one sandbox.destroyed. */
+        for (line = strtok_r(all, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *s = strstr(line, "\"seq\":");
+
+                cr_assert(s, "no seq: %s", line);
+                cr_assert_eq(strtoull(s + 6, NULL, 10), want, "record %llu missing: %s", want, line);
+                want++;
+                lines++;
+                last = line;
+        }
+        cr_expect_gt(lines, 300, "only %d records", lines);
+        cr_expect(last && strstr(last, "sandbox.destroyed"), "the last record: %s", last ?: "");
 }
