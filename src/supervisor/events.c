@@ -60,14 +60,15 @@ static int write_all(int fd, const char *p, size_t len) {
         return 0;
 }
 
-/* The writer of a queued sink: lines in seq order, until closing and empty. */
+/* The writer of a queued sink: lines in seq order, until closing and empty. A sink that
+ * fails (its reader closed the pipe) is written no more: the rest is counted as dropped. */
 static void *writer_main(void *userdata) {
         struct events *ev = userdata;
 
         (void) pthread_mutex_lock(&ev->lock);
         for (;;) {
                 struct event_line *l;
-                int r;
+                int r = 0;
 
                 while (!ev->head && !ev->closing)
                         (void) pthread_cond_wait(&ev->cond, &ev->lock);
@@ -77,14 +78,23 @@ static void *writer_main(void *userdata) {
                 ev->head = l->next;
                 if (!ev->head)
                         ev->tail = NULL;
-                ev->queued_bytes -= l->len;
+                ev->queued_bytes -= sizeof *l + l->len;
+                if (ev->failed) {
+                        ev->dropped++;
+                        free(l);
+                        continue;
+                }
                 (void) pthread_mutex_unlock(&ev->lock);
                 r = write_all(ev->fd, l->text, l->len);
                 if (r < 0)
-                        log_warning("events: write failed (%s), record %llu dropped",
-                                    strerror(-r), (unsigned long long) l->seq);
+                        log_warning("events: the sink failed (%s): record %llu and those after "
+                                    "it are dropped", strerror(-r), (unsigned long long) l->seq);
                 free(l);
                 (void) pthread_mutex_lock(&ev->lock);
+                if (r < 0) {
+                        ev->failed = true;
+                        ev->dropped++;
+                }
         }
         (void) pthread_mutex_unlock(&ev->lock);
         return NULL;
@@ -144,7 +154,7 @@ void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_obj
                 struct event_line *l = NULL;
 
                 /* Queued in seq order under the lock; written by writer_main(). */
-                if (ev->queued_bytes + len + 1 <= EVENTS_QUEUE_MAX)
+                if (!ev->failed && ev->queued_bytes + sizeof *l + len + 1 <= EVENTS_QUEUE_MAX)
                         l = malloc(sizeof *l + len + 1);
                 if (l) {
                         *l = (struct event_line) { .seq = seq, .len = len + 1 };
@@ -155,7 +165,7 @@ void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_obj
                         else
                                 ev->head = l;
                         ev->tail = l;
-                        ev->queued_bytes += l->len;
+                        ev->queued_bytes += sizeof *l + l->len;
                         (void) pthread_cond_signal(&ev->cond);
                 } else
                         ev->dropped++;
@@ -181,8 +191,8 @@ void events_start(struct events *ev) {
                 return;
         ev->writing = pthread_create(&ev->writer, NULL, writer_main, ev) == 0;
         if (!ev->writing)
-                log_warning("events: no writer thread: a sink that stops reading will stall "
-                            "the supervisor");
+                log_warning("events: no writer thread: records wait in memory until caisson "
+                            "exits");
 }
 
 void events_close(struct events *ev) {
@@ -199,9 +209,9 @@ void events_close(struct events *ev) {
                 (void) pthread_cond_destroy(&ev->cond);
                 ev->queued = false;
                 if (ev->dropped > 0)
-                        log_warning("events: %llu records dropped: the events sink took no more "
-                                    "(%u MiB were waiting for it)", (unsigned long long) ev->dropped,
-                                    EVENTS_QUEUE_MAX >> 20);
+                        log_warning("events: %llu records dropped: the events sink %s",
+                                    (unsigned long long) ev->dropped, ev->failed ? "failed" :
+                                    "took no more (64 MiB were waiting for it)");
         }
         ev->fd = safe_close(ev->fd);
 }

@@ -46,6 +46,7 @@ struct events {
         bool queued;
         bool writing;      /* the writer thread runs */
         bool closing;
+        bool failed;       /* a write to the sink failed: the rest is dropped */
         pthread_t writer;
         pthread_cond_t cond;
         struct event_line *head, *tail;
@@ -62,7 +63,9 @@ void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_obj
  * inside malloc or stdio at clone3() would leave their locks held in the child. Until then
  * records wait in the queue. */
 void events_start(struct events *ev);
-/* Writes out what is queued (waiting for the sink as long as it takes), then closes. */
+/* Writes out what is queued (waiting for the sink as long as it takes: a reader that keeps
+ * the pipe open and never reads keeps caisson from exiting, after the sandbox is gone),
+ * then closes. */
 void events_close(struct events *ev);
 /* Whether records go anywhere: without a sink, callers need not build them. The sink is
  * fixed between events_open and events_close, so any thread may ask. */

@@ -471,11 +471,11 @@ static int children_of(pid_t pid) {
 /* An --events sink that stops reading (a pipe whose reader stalls, a stopped terminal)
  * must not stall the supervisor, which answers the sandbox's held syscalls and keeps
  * --timeout: its records wait in memory. Here every loop of the agent makes a
- * syscall.denied record; the reader reads nothing until the pipe is full, --timeout must
+ * syscall.denied record; the reader reads nothing once the pipe is full, --timeout must
  * still end the sandbox, and then every record arrives, in order, none lost. */
 Test(run, stalled_events_pipe_does_not_stall_supervisor) {
         char *wd = h_workdir(NULL), *fifo = h_path(wd, "ev.fifo"), *evarg, *all = NULL;
-        const char *argv[] = { h_caisson(), "run", "--workdir", wd, "-T", "--timeout", "2s", NULL,
+        const char *argv[] = { h_caisson(), "run", "--workdir", wd, "-T", "--timeout", "5s", NULL,
                                "--", "/bin/sh", "-c", "while :; do ./probe mount >/dev/null; done",
                                NULL };
         size_t len = 0, cap = 0;
@@ -493,13 +493,15 @@ Test(run, stalled_events_pipe_does_not_stall_supervisor) {
         cr_assert(asprintf(&evarg, "--events=%s", fifo) > 0);
         argv[7] = evarg;
         cr_assert_eq(h_spawn(argv, NULL, &p), 0);
-        /* Positive control: the records fill the pipe, so the sink has stopped taking them. */
+        h_register_pid(p.pid);
+        /* Positive control: the records fill the pipe, so the sink has stopped taking them
+         * (well before --timeout, a few hundred loops). */
         for (int i = 0; i < 250 && queued < 60000; i++) {
                 usleep(20000);
                 cr_assert_eq(ioctl(rd, FIONREAD, &queued), 0);
         }
         cr_assert_geq(queued, 60000, "the records did not fill the pipe: %d bytes", queued);
-        /* --timeout 2s ends the sandbox: caisson's children (its init) are gone. */
+        /* --timeout 5s ends the sandbox: caisson's children (its init) are gone. */
         for (int i = 0; i < 100 && !gone; i++) {
                 usleep(100000);
                 gone = children_of(p.pid) == 0;
@@ -543,4 +545,5 @@ Test(run, stalled_events_pipe_does_not_stall_supervisor) {
         }
         cr_expect_gt(lines, 300, "only %d records", lines);
         cr_expect(last && strstr(last, "sandbox.destroyed"), "the last record: %s", last ?: "");
+        free(all);
 }
