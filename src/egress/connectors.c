@@ -15,12 +15,9 @@
  * no answer from the kernel needs to be trusted more than that. Records never taken (a
  * unix socket, a loopback peer, a connection refused by the listener's backlog) expire. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "egress/egress-internal.h"
 #include "macro.h"

@@ -324,10 +324,8 @@ void identity_forget(struct egress *e);
 /* One holder's executable, its hash and its ancestors (after identity_holders()). 0, or
  * -ESRCH when it exited meanwhile or its executable was deleted. */
 int identity_of(struct egress *e, pid_t pid, struct identity *ret);
-/* Uncached, for any thread: /proc/PID/exe (false if unreadable or deleted). */
-bool identity_read_exe(pid_t pid, char out[4096]);
-/* The same, and the parent's pid (0 if unknown), through handles on the process kept open
- * in c (one thread's): a process read again (the next connect() of a client, its
+/* /proc/PID/exe (false if unreadable or deleted), and the parent's pid (0 if unknown),
+ * through handles on the process kept open in c (one thread's): a process read again (the next connect() of a client, its
  * ancestors) costs one readlinkat() and one ioctl(), not two path walks and /proc/PID/stat.
  * pid may be a thread's; *ret_tgid (if given) is then its process's pid where the kernel
  * tells it (pidfs, 6.13), else 0. */

@@ -292,6 +292,18 @@ static pid_t stat_ppid(char *buf) {
         return (pid_t) ppid;
 }
 
+/* The executable path at dir/path (a /proc "exe" link); false if unreadable or deleted. */
+static bool read_exe_at(int dir, const char *path, char out[4096]) {
+        ssize_t n = readlinkat(dir, path, out, 4095);
+
+        if (n <= 0)
+                return false;
+        out[n] = 0;
+        /* A deleted binary reads "PATH (deleted)": that is not the file at PATH, so it
+         * must not match a glob for PATH. */
+        return !(n > 10 && streq(out + n - 10, " (deleted)"));
+}
+
 /* --- processes read again and again: each connect() caller and its ancestors --- */
 
 static void proc_ref_close(struct proc_ref *r) {
@@ -345,16 +357,6 @@ static struct proc_ref *proc_ref(struct proc_refs *c, pid_t pid, bool fresh) {
         return r;
 }
 
-static bool ref_exe(struct proc_ref *r, char out[4096]) {
-        ssize_t n = readlinkat(r->dir, "exe", out, 4095);
-
-        if (n <= 0)
-                return false;
-        out[n] = 0;
-        /* A deleted binary reads "PATH (deleted)": that is not the file at PATH, so it
-         * must not match a glob for PATH. */
-        return !(n > 10 && streq(out + n - 10, " (deleted)"));
-}
 
 /* The parent's pid, 0 if unknown; -1 when the process is gone. By pidfs' ioctl where the
  * kernel has it (one call, against ~6 µs for formatting /proc/PID/stat), which also gives
@@ -394,7 +396,7 @@ bool proc_refs_exe(struct proc_refs *c, pid_t pid, char out[4096]) {
 
                 if (!r)
                         return false;
-                if (ref_exe(r, out))
+                if (read_exe_at(r->dir, "exe", out))
                         return true;
                 /* Cached and gone (the number may be another process's now): once more,
                  * opened anew. */
@@ -492,18 +494,11 @@ out:
         safe_close(fd);
 }
 
-bool identity_read_exe(pid_t pid, char out[4096]) {
+static bool read_exe(pid_t pid, char out[4096]) {
         char path[64];
-        ssize_t n;
 
         (void) snprintf(path, sizeof path, "/proc/%d/exe", (int) pid);
-        n = readlink(path, out, 4095);
-        if (n <= 0)
-                return false;
-        out[n] = 0;
-        /* A deleted binary reads "PATH (deleted)": that is not the file at PATH, so it
-         * must not match a glob for PATH. */
-        return !(n > 10 && streq(out + n - 10, " (deleted)"));
+        return read_exe_at(AT_FDCWD, path, out);
 }
 
 void identity_holders(struct egress *e, struct identity_query *q, size_t n) {
@@ -554,7 +549,7 @@ int identity_of(struct egress *e, pid_t owner, struct identity *ret) {
         ret->pid = owner;
         ret->n_chain = 0;
         ret->sha256[0] = 0;
-        if (!identity_read_exe(owner, ret->paths[0]))
+        if (!read_exe(owner, ret->paths[0]))
                 return -ESRCH;
         ret->chain[ret->n_chain++] = ret->paths[0];
         hash_exe(e, owner, ret->sha256);
@@ -570,7 +565,7 @@ int identity_of(struct egress *e, pid_t owner, struct identity *ret) {
                         inside = e->id_pids[i] == p;
                 if (!inside)
                         break;
-                if (identity_read_exe(p, ret->paths[ret->n_chain]))
+                if (read_exe(p, ret->paths[ret->n_chain]))
                         ret->chain[ret->n_chain] = ret->paths[ret->n_chain], ret->n_chain++;
         }
         return 0;

@@ -437,6 +437,23 @@ int h_find_procs(const char *token, pid_t *ret, int max) {
         return n;
 }
 
+pid_t h_ppid(pid_t pid, char *comm, size_t size) {
+        char path[64], buf[512], *lp, *rp;
+        int ppid = 0;
+        FILE *f;
+
+        (void) snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        /* "PID (COMM) S PPID ...": comm may hold spaces and ')', so up to the last ')'. */
+        if (fgets(buf, sizeof buf, f) && (lp = strchr(buf, '(')) && (rp = strrchr(buf, ')')) &&
+            sscanf(rp + 1, " %*c %d", &ppid) == 1 && comm && size > 0)
+                (void) snprintf(comm, size, "%.*s", (int) (rp - lp - 1), lp + 1);
+        fclose(f);
+        return (pid_t) ppid;
+}
+
 int h_sandbox_id_of(pid_t pid, char *ret, size_t size) {
         char path[64];
         char *buf;

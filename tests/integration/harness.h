@@ -80,6 +80,9 @@ char *h_probe_out(bool as_nobody, const char *const *probe_args);
 bool h_wait_path(const char *path, int ms);
 /* Host pids with an argument equal to token (excluding ourselves); returns count. */
 int h_find_procs(const char *token, pid_t *ret, int max);
+/* pid's parent, from /proc/PID/stat, and its name into comm (size bytes) if comm is given;
+ * 0 if it cannot be read (gone). */
+pid_t h_ppid(pid_t pid, char *comm, size_t size);
 /* The caisson sandbox id of a host pid, from its cgroup ("/caisson/<id>"); 0 on success. */
 int h_sandbox_id_of(pid_t pid, char *ret, size_t size);
 /* Every cgroup directory of sandbox id (in every hierarchy) that exists; returns count. */

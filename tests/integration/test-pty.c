@@ -274,44 +274,21 @@ Test(pty, modes_restored_when_killed) {
 
 /* Whether a process named comm runs below top (host pids, any depth). */
 static bool tree_has(pid_t top, const char *comm) {
-        char want[64];
         bool found = false;
         struct dirent *de;
         DIR *d = opendir("/proc");
 
         cr_assert(d);
-        (void) snprintf(want, sizeof want, "(%s)", comm);
         while (!found && (de = readdir(d))) {
-                char path[64], buf[512], *rp;
                 pid_t q = (pid_t) atoi(de->d_name);
+                char name[64] = "";
                 int guard = 0;
-                FILE *f;
 
-                if (q <= 1)
+                if (q <= 1 || !h_ppid(q, name, sizeof name) || strcmp(name, comm) != 0)
                         continue;
-                (void) snprintf(path, sizeof path, "/proc/%d/stat", (int) q);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;
-                buf[0] = 0;
-                if (!fgets(buf, sizeof buf, f) || !strstr(buf, want)) {
-                        fclose(f);
-                        continue;
-                }
-                fclose(f);
                 /* Up its ancestors to top, or to 1. */
-                while (q > 1 && q != top && guard++ < 64) {
-                        int ppid = 0;
-
-                        (void) snprintf(path, sizeof path, "/proc/%d/stat", (int) q);
-                        f = fopen(path, "re");
-                        if (!f || !fgets(buf, sizeof buf, f) || !(rp = strrchr(buf, ')')) ||
-                            sscanf(rp + 1, " %*c %d", &ppid) != 1)
-                                ppid = 0;
-                        if (f)
-                                fclose(f);
-                        q = ppid;
-                }
+                while (q > 1 && q != top && guard++ < 64)
+                        q = h_ppid(q, NULL, 0);
                 found = q == top;
         }
         closedir(d);

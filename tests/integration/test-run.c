@@ -449,20 +449,10 @@ static int children_of(pid_t pid) {
 
         cr_assert(d);
         while ((de = readdir(d))) {
-                char path[64], buf[512], *rp;
-                int ppid = 0, q = atoi(de->d_name);
-                FILE *f;
+                pid_t q = (pid_t) atoi(de->d_name);
 
-                if (q <= 0)
-                        continue;
-                (void) snprintf(path, sizeof path, "/proc/%d/stat", q);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;
-                if (fgets(buf, sizeof buf, f) && (rp = strrchr(buf, ')')) &&
-                    sscanf(rp + 1, " %*c %d", &ppid) == 1 && ppid == pid)
+                if (q > 0 && h_ppid(q, NULL, 0) == pid)
                         n++;
-                fclose(f);
         }
         closedir(d);
         return n;
