@@ -14,8 +14,8 @@
 #   sudo scripts/check-agents.sh --no-install claude-code codex
 #
 # The run user is AGENT_USER (default agenttest), created with a home directory if
-# missing. The state directories each policy needs are created in its home first, as
-# a user would before the first run (the policies' headers say why). The sandboxes have
+# missing. caisson makes the state directories each policy lists (state_directories) in
+# its home, and the script checks that they are there and the user's. The sandboxes have
 # no network of their own here beyond their policies; only starting is checked.
 set -u
 
@@ -98,10 +98,6 @@ for t in "${tools[@]}"; do
         bin=$(real_binary "$t") || bin=
         echo "command: $(command -v "${CMD[$t]}") -> $(readlink -f "$(command -v "${CMD[$t]}")")"
         echo "executable: ${bin:-?}"
-        for d in ${STATE[$t]}; do
-                runuser -u "$AGENT_USER" -- mkdir -p "$home/$d"
-        done
-
         ok=1
         for args in --version --help; do
                 if sandbox "$t" "$scratch/$t.out" "${CMD[$t]}" $args; then
@@ -121,6 +117,14 @@ for t in "${tools[@]}"; do
                 echo "failed: policy explain for ${bin:-?} to ${HOST[$t]}:443:"
                 sed 's/^/    /' "$scratch/$t.explain" 2>/dev/null; ok=0
         fi
+        # Made by caisson (state_directories) if they were missing, as the user.
+        for d in ${STATE[$t]}; do
+                if [[ $(stat -c %u "$home/$d" 2>/dev/null) == "$uid" ]]; then
+                        echo "ok: state directory ~/$d"
+                else
+                        echo "failed: state directory ~/$d is missing or not $AGENT_USER's"; ok=0
+                fi
+        done
         if ((ok)); then echo "PASS $t"; else echo "FAIL $t"; failed=1; fi
 done
 exit $failed

@@ -170,8 +170,10 @@ int policy_expand(struct policy *p, const char *home, const char *workdir,
                 { p->read_only, p->n_read_only, "read_only", false },
                 { p->read_write, p->n_read_write, "read_write", true },
                 { p->persistence_extra, p->n_persistence_extra, "persistence.extra", false },
+                { p->state_dirs, p->n_state_dirs, "state_directories", true },
         };
-        size_t total = p->n_read_only + p->n_read_write + p->n_persistence_extra, k = 0;
+        size_t total = p->n_read_only + p->n_read_write + p->n_persistence_extra + p->n_state_dirs,
+               k = 0;
         char **out;
         int r = 0;
 

@@ -1647,6 +1647,11 @@ static int load_persistence(struct ctx *c, const struct ynode *n) {
         return 0;
 }
 
+/* Checked against read_write by policy_validate(), once the whole policy is loaded. */
+static int load_state_dirs(struct ctx *c, const struct ynode *n) {
+        return load_paths(c, n, "state_directories", true, &c->p->state_dirs, &c->p->n_state_dirs);
+}
+
 static int load_env(struct ctx *c, const struct ynode *n) {
         struct policy *p = c->p;
         const struct ynode *m;
@@ -1703,7 +1708,7 @@ static int load_root(struct ctx *c, const struct ynode *root) {
         static const char *const keys[] = { "version", "filesystem_policy", "landlock", "process",
                                             "network_policies", "network_middlewares",
                                             "resources", "seccomp", "persistence", "env",
-                                            "hostname", NULL };
+                                            "hostname", "state_directories", NULL };
         static const struct {
                 const char *key;
                 int (*load)(struct ctx *c, const struct ynode *n);
@@ -1713,6 +1718,7 @@ static int load_root(struct ctx *c, const struct ynode *root) {
                 { "network_middlewares", load_middlewares },  { "resources", load_resources },
                 { "seccomp", load_seccomp },                  { "persistence", load_persistence },
                 { "env", load_env },                          { "hostname", load_hostname },
+                { "state_directories", load_state_dirs },
         };
         const struct ynode *v;
         long long version;
@@ -1816,6 +1822,7 @@ struct policy *policy_free(struct policy *p) {
         strv_free(p->seccomp_deny, p->n_seccomp_deny);
         strv_free(p->seccomp_allow, p->n_seccomp_allow);
         policy_paths_free(p->persistence_extra, p->n_persistence_extra);
+        policy_paths_free(p->state_dirs, p->n_state_dirs);
         strv_free(p->env, p->n_env);
         free(p->hostname);
         free(p);

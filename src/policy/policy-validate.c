@@ -47,6 +47,35 @@ const char *policy_path_problem(const char *path, bool read_write) {
         return NULL;
 }
 
+/* The next component of a path at *s ("" at its end), skipping "/" and "." ones. */
+static size_t next_component(const char **s) {
+        for (;;) {
+                const char *e;
+
+                while (**s == '/')
+                        (*s)++;
+                e = strchrnul(*s, '/');
+                if (e - *s == 1 && **s == '.') {
+                        *s = e;
+                        continue;
+                }
+                return (size_t) (e - *s);
+        }
+}
+
+bool policy_path_within(const char *path, const char *dir) {
+        for (;;) {
+                size_t nd = next_component(&dir), np = next_component(&path);
+
+                if (nd == 0)
+                        return true;
+                if (np != nd || memcmp(path, dir, nd) != 0)
+                        return false;
+                path += np;
+                dir += nd;
+        }
+}
+
 /* --- Addresses --- */
 
 int policy_parse_cidr(const char *s, struct policy_cidr *ret) {
@@ -609,6 +638,22 @@ int policy_validate(struct policy *p, struct caisson_error *err) {
                 if (why)
                         return vfail(p, err, pp->pos, "%s: '%s' %s", rw ? "read_write" : "read_only",
                                      pp->path, why);
+        }
+        /* A state directory caisson makes must be one the agent can write: else it would be
+         * made on the host for nothing. Beneath a read_write path is enough. */
+        for (size_t i = 0; i < p->n_state_dirs; i++) {
+                const struct policy_path *sd = &p->state_dirs[i];
+                const char *why = policy_path_problem(sd->path, true);
+                bool listed = false;
+
+                if (why)
+                        return vfail(p, err, sd->pos, "state_directories: '%s' %s", sd->path, why);
+                for (size_t j = 0; j < p->n_read_write && !listed; j++)
+                        listed = policy_path_within(sd->path, p->read_write[j].path);
+                if (!listed)
+                        return vfail(p, err, sd->pos, "state_directories: '%s' is not in "
+                                     "filesystem_policy.read_write (nor beneath a path there): "
+                                     "the agent could not write it", sd->path);
         }
 
         if (p->n_middlewares > 0 && p->middlewares) {

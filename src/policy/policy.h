@@ -132,6 +132,9 @@ struct policy {
         struct policy_path *persistence_extra;
         size_t n_persistence_extra;
 
+        struct policy_path *state_dirs; /* state_directories: made at run when missing */
+        size_t n_state_dirs;
+
         char **env;                  /* "KEY=VALUE" */
         size_t n_env;
         char *hostname;              /* NULL = "caisson" */
@@ -207,6 +210,9 @@ int policy_validate(struct policy *p, struct caisson_error *err);
 /* Pure checks shared by the loader, `policy explain` and the egress matcher. Each returns
  * NULL when the value is fine, else a static phrase saying what is wrong. */
 const char *policy_path_problem(const char *path, bool read_write);
+/* Whether path is dir or lies beneath it, component by component ("//", "/./" and a
+ * trailing "/" ignored; "${HOME}" compared as written). */
+bool policy_path_within(const char *path, const char *dir);
 const char *policy_host_problem(const char *host, bool tcp);
 const char *policy_host_pattern_problem(const char *pattern); /* middleware selectors */
 const char *policy_allowed_ip_problem(const char *s);

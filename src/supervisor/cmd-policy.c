@@ -158,6 +158,9 @@ static int check(const char *file) {
                 print_paths("read_write", p->read_write, p->n_read_write);
         } else
                 printf("  filesystem: no filesystem_policy, the built-in default applies\n");
+        if (p->n_state_dirs > 0)
+                print_paths("state_directories (made by run as the run user, mode 0700, when "
+                            "missing)", p->state_dirs, p->n_state_dirs);
         printf("  landlock: %s\n", p->landlock_compat == CAISSON_LANDLOCK_HARD_REQUIREMENT ?
                                            "hard_requirement (no Landlock = no run)" :
                                            "best_effort (runs without Landlock, and says so)");

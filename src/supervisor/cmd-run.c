@@ -463,6 +463,38 @@ static void report_created(const char *path, void *userdata) {
         events_emit(ev, EVENT_PERSISTENCE_CREATED, CAISSON_REASON_PERSISTENCE_CREATED, d);
 }
 
+static void report_state_dir(const char *path, void *userdata) {
+        const struct run_user *u = userdata;
+
+        fprintf(stderr, "caisson: made the state directory '%s' (owner %s, mode 0700)\n", path,
+                u->name);
+}
+
+/* state_directories: made before anything is built, so the binds find them. */
+static int make_state_dirs(const struct policy *p, const struct run_user *u) {
+        _cleanup_free_ char **paths = NULL;
+        struct caisson_error err = { 0 };
+
+        if (p->n_state_dirs == 0)
+                return 0;
+        paths = calloc(p->n_state_dirs, sizeof *paths);
+        if (!paths) {
+                log_error("out of memory");
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < p->n_state_dirs; i++)
+                paths[i] = p->state_dirs[i].path;
+        if (user_make_dirs(u, paths, p->n_state_dirs, report_state_dir, (void *) u, &err) < 0) {
+                print_error(&err);
+                if (streq(u->home, "/"))
+                        fprintf(stderr, "caisson: the run user %s has no home here: run caisson "
+                                        "through sudo as yourself, or set process.run_as_user\n",
+                                u->name);
+                return -1;
+        }
+        return 0;
+}
+
 static int warn_missing_paths(const struct caisson_intent *in, bool from_default) {
         for (size_t i = 0; i < in->n_paths; i++) {
                 struct stat st;
@@ -791,6 +823,8 @@ int cmd_run(int argc, char **argv) {
                                 print_error(&err);
                         goto out;
                 }
+                if (make_state_dirs(p, &u) < 0)
+                        goto out;
                 (void) warn_missing_paths(&pc->intent, !a.policy || !p->has_filesystem_policy);
         }
         if (env_build(&a, p, &u, &env) < 0)

@@ -109,6 +109,12 @@ struct run_user {
 /* Resolves process.run_as_user/group (NULL = default: SUDO_UID unless 0, else 65534). */
 int user_resolve(const char *user, const char *group, struct run_user *ret,
                  struct caisson_error *err);
+/* Makes each of paths (absolute) that is missing, with its missing parents, as u (no
+ * supplementary groups), mode 0700; created() is called for each one made. An error if
+ * one cannot be made or is not a directory. */
+int user_make_dirs(const struct run_user *u, char *const *paths, size_t n,
+                   void (*created)(const char *path, void *userdata), void *userdata,
+                   struct caisson_error *err);
 
 /* state.c */
 struct sandbox_state {

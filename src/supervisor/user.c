@@ -2,11 +2,15 @@
 /* Who the agent runs as: process.run_as_user, else SUDO_UID (unless 0), else 65534 —
  * never root. Its group: process.run_as_group, else that user's primary group. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "log.h"
@@ -118,5 +122,131 @@ int user_resolve(const char *user, const char *group, struct run_user *ret,
                                "the agent never runs as root (uid %u, gid %u)", (unsigned) u.uid,
                                (unsigned) u.gid);
         *ret = u;
+        return 0;
+}
+
+/* What the child of user_make_dirs() reports for one directory. */
+struct made {
+        int err;        /* 0, or the errno that stopped it */
+        int at;         /* with err: the length of the path prefix it was stopped at */
+        int created;    /* the directory itself did not exist and was made */
+};
+
+/* mkdir -p of path as the calling credentials, each new directory 0700. Runs in a forked
+ * child: no allocation, nothing but system calls. */
+static struct made make_one(char *path) {
+        struct made m = { 0 };
+        struct stat st;
+        char *s = path;
+
+        for (;;) {
+                char c;
+
+                while (*s == '/')
+                        s++;
+                if (!*s)
+                        break;
+                s = strchrnul(s, '/');
+                c = *s;
+                *s = 0;
+                if (stat(path, &st) < 0) {
+                        if (errno != ENOENT || (mkdir(path, 0700) < 0 && errno != EEXIST)) {
+                                m = (struct made) { .err = errno, .at = (int) (s - path) };
+                                *s = c;
+                                return m;
+                        }
+                        m.created = !c;
+                }
+                *s = c;
+        }
+        /* A link to a directory is followed, as the agent's bind will be; anything else at
+         * the path is not the directory the policy asks for. */
+        if (stat(path, &st) < 0)
+                return (struct made) { .err = errno, .at = (int) strlen(path) };
+        if (!S_ISDIR(st.st_mode))
+                return (struct made) { .err = ENOTDIR, .at = (int) strlen(path) };
+        return m;
+}
+
+int user_make_dirs(const struct run_user *u, char *const *paths, size_t n,
+                   void (*created)(const char *path, void *userdata), void *userdata,
+                   struct caisson_error *err) {
+        _cleanup_close_ int rd = -1, wr = -1;
+        int fds[2], status;
+        size_t got = 0;
+        struct made m = { 0 };
+        pid_t pid;
+
+        if (n == 0)
+                return 0;
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, errno,
+                               "state_directories: pipe");
+        rd = fds[0];
+        wr = fds[1];
+        /* Made by the run user, never by root: the path lies in a tree that user controls
+         * (its home), so root following a link there could make a directory anywhere. As
+         * the user, the kernel checks every step as it would for the user's own mkdir -p.
+         * No supplementary groups, as the agent runs. */
+        pid = fork();
+        if (pid < 0)
+                return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, errno,
+                               "state_directories: fork");
+        if (pid == 0) {
+                char buf[4097];
+
+                safe_close(rd);
+                if (setgroups(0, NULL) < 0 || setresgid(u->gid, u->gid, u->gid) < 0 ||
+                    setresuid(u->uid, u->uid, u->uid) < 0)
+                        _exit(2);
+                umask(077);
+                for (size_t i = 0; i < n; i++) {
+                        size_t len = strlen(paths[i]);
+
+                        if (len >= sizeof buf) {
+                                m = (struct made) { .err = ENAMETOOLONG, .at = 0 };
+                        } else {
+                                memcpy(buf, paths[i], len + 1);
+                                m = make_one(buf);
+                        }
+                        if (write(wr, &m, sizeof m) != (ssize_t) sizeof m)
+                                _exit(3);
+                        if (m.err)
+                                _exit(0);
+                }
+                _exit(0);
+        }
+        wr = safe_close(wr);
+        for (;;) {
+                ssize_t k = read(rd, &m, sizeof m);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k != (ssize_t) sizeof m || got >= n)
+                        break;
+                if (m.err) {
+                        int at = m.at > 0 && (size_t) m.at < strlen(paths[got]) ? m.at : 0;
+
+                        (void) waitpid(pid, NULL, 0);
+                        if (at)
+                                return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED,
+                                               m.err, "state_directories: cannot make '%s' as "
+                                               "user %s (uid %u): at '%.*s'", paths[got], u->name,
+                                               (unsigned) u->uid, at, paths[got]);
+                        return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, m.err,
+                                       "state_directories: cannot make '%s' as user %s (uid %u)",
+                                       paths[got], u->name, (unsigned) u->uid);
+                }
+                if (m.created && created)
+                        created(paths[got], userdata);
+                got++;
+        }
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (got < n)
+                return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, 0,
+                               "state_directories: the helper that makes them as user %s "
+                               "(uid %u) failed before '%s'", u->name, (unsigned) u->uid,
+                               paths[got]);
         return 0;
 }

@@ -537,3 +537,108 @@ Test(run, stalled_events_pipe_does_not_stall_supervisor) {
         cr_expect(last && strstr(last, "sandbox.destroyed"), "the last record: %s", last ?: "");
         free(all);
 }
+
+/* A policy for the nobody user with sd read-write, and with it a state directory when
+ * state is true. */
+static char *state_policy(const char *wd, const char *sd, bool state) {
+        char *yaml;
+
+        cr_assert(asprintf(&yaml, "version: 1\n"
+                                  "filesystem_policy:\n"
+                                  "  include_workdir: true\n"
+                                  "  read_only: [/usr, /bin, /lib, /lib64, /etc]\n"
+                                  "  read_write: [%s]\n"
+                                  "process: { run_as_user: \"65534\" }\n"
+                                  "%s%s%s", sd, state ? "state_directories: [" : "",
+                           state ? sd : "", state ? "]\n" : "") > 0);
+        return h_policy(wd, "state.yaml", yaml);
+}
+
+static void expect_dir(const char *path, uid_t uid, mode_t mode) {
+        struct stat st;
+
+        cr_assert_eq(lstat(path, &st), 0, "%s: %s", path, strerror(errno));
+        cr_expect(S_ISDIR(st.st_mode), "%s is not a directory", path);
+        cr_expect_eq(st.st_uid, uid, "%s: owner %u", path, (unsigned) st.st_uid);
+        cr_expect_eq(st.st_mode & 07777, mode, "%s: mode %o", path, st.st_mode & 07777);
+}
+
+/* state_directories: a missing one is made, with its parents, as the run user and 0700, so
+ * the agent can keep its state there (the sandbox cannot make it: its parent is not
+ * granted); an existing one is left as it is. The "home" is under /run: under /var/tmp the
+ * sandbox's private tmpfs would take the agent's mkdir. */
+Test(run, state_directories_made_as_the_run_user) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *base = h_workdir("/run");
+        char *home = h_path(base, "home"), *tool = h_path(home, ".tool");
+        char *sd = h_path(tool, "state"), *file = h_path(sd, "kept");
+        struct h_result r;
+
+        cr_assert_eq(mkdir(home, 0755), 0);
+        cr_assert_eq(chown(home, H_NOBODY, H_NOBODY), 0);
+        /* Control: a read_write path alone, missing, grants nothing; the agent cannot make
+         * it from inside. */
+        cr_expect_eq(run_code(wd, A("--policy", state_policy(wd, sd, false)),
+                              A("/bin/sh", "-c", "mkdir -p \"$1\" || echo FAILED", "sh", sd), &r),
+                     0, "%s", r.err);
+        cr_expect(strstr(r.out, "FAILED"), "the agent made it: %s", r.out);
+        cr_expect(strstr(r.err, "does not exist on this host"), "%s", r.err);
+        cr_expect_not(h_exists(tool));
+        h_result_done(&r);
+
+        cr_expect_eq(run_code(wd, A("--policy", state_policy(wd, sd, true)),
+                              A(probe, "touch", file), &r), 0, "%s", r.err);
+        cr_expect_str_eq(r.out, "OK\n");
+        cr_expect(strstr(r.err, "made the state directory"), "not reported: %s", r.err);
+        cr_expect_not(strstr(r.err, "does not exist"), "%s", r.err);
+        cr_expect(h_exists(file), "the agent could not keep its state");
+        expect_dir(tool, H_NOBODY, 0700);
+        expect_dir(sd, H_NOBODY, 0700);
+        h_result_done(&r);
+
+        /* Existing: left as it is, and not reported again. */
+        cr_assert_eq(chmod(sd, 0750), 0);
+        cr_expect_eq(run_code(wd, A("--policy", state_policy(wd, sd, true)),
+                              A(probe, "exit", "0"), &r), 0, "%s", r.err);
+        cr_expect_not(strstr(r.err, "made the state directory"), "%s", r.err);
+        expect_dir(sd, H_NOBODY, 0750);
+        h_result_done(&r);
+}
+
+/* Made as the run user, never as root: a link in the user's tree cannot make caisson
+ * create a directory where the user may not. */
+Test(run, state_directories_follow_no_link_as_root) {
+        char *wd = h_workdir(NULL), *probe = h_path(wd, "probe"), *base = h_workdir("/run");
+        char *home = h_path(base, "home"), *rootonly = h_path(base, "rootonly");
+        char *link = h_path(home, "link");
+        char *sd = h_path(link, "state"), *target = h_path(rootonly, "state");
+        char *marker = h_path(wd, "ran"), *file = h_path(home, "file");
+        struct h_result r;
+
+        cr_assert_eq(mkdir(home, 0755), 0);
+        cr_assert_eq(chown(home, H_NOBODY, H_NOBODY), 0);
+        cr_assert_eq(mkdir(rootonly, 0755), 0);
+        cr_assert_eq(symlink(rootonly, link), 0);
+        cr_assert_eq(lchown(link, H_NOBODY, H_NOBODY), 0);
+
+        cr_expect_eq(run_code(wd, A("--policy", state_policy(wd, sd, true)),
+                              A(probe, "touch", marker), &r), 125, "%s", r.err);
+        cr_expect(strstr(r.err, "state_directories") && strstr(r.err, sd) &&
+                  strstr(r.err, "Permission denied"), "%s", r.err);
+        cr_expect_not(h_exists(target), "made through the link");
+        cr_expect_not(h_exists(marker), "the agent ran");
+        h_result_done(&r);
+
+        /* Control: where the user may write, the same link is followed. */
+        cr_assert_eq(chown(rootonly, H_NOBODY, H_NOBODY), 0);
+        cr_expect_eq(run_code(wd, A("--policy", state_policy(wd, sd, true)),
+                              A(probe, "touch", marker), &r), 0, "%s", r.err);
+        expect_dir(target, H_NOBODY, 0700);
+        h_result_done(&r);
+
+        /* Something else at the path: not the directory the policy asks for. */
+        h_write_file(file, "", 0644);
+        cr_expect_eq(run_code(wd, A("--policy", state_policy(wd, file, true)),
+                              A(probe, "exit", "0"), &r), 125, "%s", r.err);
+        cr_expect(strstr(r.err, "Not a directory"), "%s", r.err);
+        h_result_done(&r);
+}

@@ -658,11 +658,19 @@ static bool has_path(const struct policy *p, const char *path, bool rw) {
         return false;
 }
 
+/* A directory the agent keeps its state in: read-write, and made by run when missing. */
+static bool has_state_dir(const struct policy *p, const char *path) {
+        for (size_t i = 0; i < p->n_state_dirs; i++)
+                if (streq(p->state_dirs[i].path, path))
+                        return has_path(p, path, true);
+        return false;
+}
+
 Test(ready_policies, claude_code) {
         _cleanup_(policy_freep) struct policy *p = load_shipped("claude-code.yaml");
 
         explain_every_endpoint("claude-code.yaml");
-        cr_assert(has_path(p, "/home/u/.claude", true));
+        cr_assert(has_state_dir(p, "/home/u/.claude"));
         /* Saved by rename beside it, which a file bind cannot take: read-only. */
         cr_assert(has_path(p, "/home/u/.claude.json", false));
         cr_assert_not(has_path(p, "/home/u/.claude.json", true));
@@ -692,7 +700,7 @@ Test(ready_policies, codex) {
         _cleanup_(policy_freep) struct policy *p = load_shipped("codex.yaml");
 
         explain_every_endpoint("codex.yaml");
-        cr_assert(has_path(p, "/home/u/.codex", true));
+        cr_assert(has_state_dir(p, "/home/u/.codex"));
         cr_assert(has_path(p, "/usr/lib/node_modules/@openai/codex", false));
         /* bin/codex.js (node) starts the platform package's binary: that one connects. */
         ASSERT_ALLOW(decide(p, "chatgpt.com", NULL, 443,
@@ -712,10 +720,10 @@ Test(ready_policies, opencode) {
         _cleanup_(policy_freep) struct policy *p = load_shipped("opencode.yaml");
 
         explain_every_endpoint("opencode.yaml");
-        cr_assert(has_path(p, "/home/u/.config/opencode", true));
-        cr_assert(has_path(p, "/home/u/.local/share/opencode", true));
-        cr_assert(has_path(p, "/home/u/.local/state/opencode", true));
-        cr_assert(has_path(p, "/home/u/.cache/opencode", true));
+        cr_assert(has_state_dir(p, "/home/u/.config/opencode"));
+        cr_assert(has_state_dir(p, "/home/u/.local/share/opencode"));
+        cr_assert(has_state_dir(p, "/home/u/.local/state/opencode"));
+        cr_assert(has_state_dir(p, "/home/u/.cache/opencode"));
         ASSERT_ALLOW(decide(p, "api.anthropic.com", NULL, 443, "/home/ann/.opencode/bin/opencode"));
         /* npm's package: the postinstall links the platform binary to bin/opencode.exe. */
         ASSERT_ALLOW(decide(p, "api.anthropic.com", NULL, 443,

@@ -1065,6 +1065,47 @@ Test(policy_ext, env) {
         expect_bad(V "env:\n  A:\n", "t.yaml:3:", "env.A: expected a string");
 }
 
+Test(policy_ext, state_directories) {
+        struct policy *p = load_ok(V "filesystem_policy:\n  read_write: ['${HOME}/.tool/', /srv]\n"
+                                     "state_directories:\n  - ${HOME}/.tool\n  - /srv//a/./b\n");
+        struct caisson_error err = {};
+
+        cr_assert_eq(p->n_state_dirs, 2);
+        cr_assert_str_eq(p->state_dirs[0].path, "${HOME}/.tool");
+        cr_assert_eq(p->state_dirs[1].pos.line, 6);
+        cr_assert_eq(policy_expand(p, "/home/u", "/w", &err), 0, "%s", err.msg);
+        cr_assert_str_eq(p->state_dirs[0].path, "/home/u/.tool");
+        cr_assert_str_eq(p->state_dirs[1].path, "/srv/a/b");
+        policy_free(p);
+
+        /* Only where the agent may write: a state directory elsewhere would be made on the
+         * host for nothing. */
+        expect_bad(V "filesystem_policy:\n  read_only: [/srv]\n  read_write: [/tmp]\n"
+                     "state_directories: [/srv/a]\n",
+                   "t.yaml:5:21:", "'/srv/a' is not in filesystem_policy.read_write");
+        expect_bad(V "state_directories: [/tmp/a]\n", "t.yaml:2:21:", "not in filesystem_policy.read_write");
+        expect_bad(V "filesystem_policy:\n  read_write: [/srv/ab]\nstate_directories: [/srv/a]\n",
+                   "t.yaml:4:21:", "not in filesystem_policy.read_write");
+        expect_bad(V "filesystem_policy:\n  read_write: ['${HOME}/x']\nstate_directories: [/home/u/x]\n",
+                   "t.yaml:4:21:", "not in filesystem_policy.read_write");
+        expect_bad(V "state_directories: [a/b]\n", "t.yaml:2:21:", "is not absolute");
+        expect_bad(V "state_directories: ['/', /tmp]\n", "t.yaml:2:21:", "may not be read-write");
+        expect_bad(V "state_directories: /tmp\n", "t.yaml:2:20:", "expected a list");
+}
+
+Test(policy_ext, path_within) {
+        cr_assert(policy_path_within("/a/b", "/a"));
+        cr_assert(policy_path_within("/a/b", "/a/b"));
+        cr_assert(policy_path_within("//a/./b/", "/a/b"));
+        cr_assert(policy_path_within("/a/b/c", "/a//b/."));
+        cr_assert(policy_path_within("${HOME}/.x", "${HOME}"));
+        cr_assert(policy_path_within("/a", "/"));
+        cr_assert_not(policy_path_within("/ab", "/a"));
+        cr_assert_not(policy_path_within("/a", "/a/b"));
+        cr_assert_not(policy_path_within("/b/a", "/a"));
+        cr_assert_not(policy_path_within("/home/u/x", "${HOME}"));
+}
+
 Test(policy_ext, hostname) {
         struct policy *p = load_ok(V "hostname: agent-1\n");
 
