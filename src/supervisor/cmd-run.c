@@ -484,9 +484,16 @@ static int make_state_dirs(const struct policy *p, const struct run_user *u) {
         }
         for (size_t i = 0; i < p->n_state_dirs; i++)
                 paths[i] = p->state_dirs[i].path;
+        egress_preload_wait(); /* it forks: no thread may hold the loader's locks */
         if (user_make_dirs(u, paths, p->n_state_dirs, report_state_dir, (void *) u, &err) < 0) {
+                struct stat st;
+
+                bool in_home = false;
+
                 print_error(&err);
-                if (streq(u->home, "/"))
+                for (size_t i = 0; i < p->n_state_dirs; i++)
+                        in_home |= policy_path_within(paths[i], u->home);
+                if (in_home && (streq(u->home, "/") || stat(u->home, &st) < 0))
                         fprintf(stderr, "caisson: the run user %s has no home here: run caisson "
                                         "through sudo as yourself, or set process.run_as_user\n",
                                 u->name);

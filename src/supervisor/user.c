@@ -8,7 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,12 +130,38 @@ int user_resolve(const char *user, const char *group, struct run_user *ret,
         return 0;
 }
 
+#define MAKE_DIRS_TIMEOUT_MS 10000
+
 /* What the child of user_make_dirs() reports for one directory. */
 struct made {
         int err;        /* 0, or the errno that stopped it */
-        int at;         /* with err: the length of the path prefix it was stopped at */
+        int at;         /* with err: the length of the path prefix it was stopped at; -1:
+                         * the child could not become the run user */
         int created;    /* the directory itself did not exist and was made */
 };
+
+/* In the child: the run user's credentials and nothing else. A uid change from 0 clears
+ * the capabilities only without SECBIT_NO_SETUID_FIXUP (a service manager may set it), so
+ * they are cleared, and checked, here. Raw capset: no allocation after fork. */
+static int become(const struct run_user *u) {
+        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[2] = { 0 };
+
+        (void) prctl(PR_SET_SECUREBITS, 0, 0, 0, 0); /* fails if locked: cleared below */
+        if (setgroups(0, NULL) < 0 || setresgid(u->gid, u->gid, u->gid) < 0 ||
+            setresuid(u->uid, u->uid, u->uid) < 0)
+                return -errno;
+        if (syscall(SYS_capset, &hdr, data) < 0 ||
+            prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 ||
+            prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return -errno;
+        if (syscall(SYS_capget, &hdr, data) < 0)
+                return -errno;
+        for (size_t i = 0; i < 2; i++)
+                if (data[i].effective || data[i].permitted || data[i].inheritable)
+                        return -EPERM;
+        return 0;
+}
 
 /* mkdir -p of path as the calling credentials, each new directory 0700. Runs in a forked
  * child: no allocation, nothing but system calls. */
@@ -194,11 +225,15 @@ int user_make_dirs(const struct run_user *u, char *const *paths, size_t n,
                                "state_directories: fork");
         if (pid == 0) {
                 char buf[4097];
+                int r;
 
                 safe_close(rd);
-                if (setgroups(0, NULL) < 0 || setresgid(u->gid, u->gid, u->gid) < 0 ||
-                    setresuid(u->uid, u->uid, u->uid) < 0)
+                r = become(u);
+                if (r < 0) {
+                        m = (struct made) { .err = -r, .at = -1 };
+                        (void) !write(wr, &m, sizeof m);
                         _exit(2);
+                }
                 umask(077);
                 for (size_t i = 0; i < n; i++) {
                         size_t len = strlen(paths[i]);
@@ -218,12 +253,33 @@ int user_make_dirs(const struct run_user *u, char *const *paths, size_t n,
         }
         wr = safe_close(wr);
         for (;;) {
-                ssize_t k = read(rd, &m, sizeof m);
+                struct pollfd p = { .fd = rd, .events = POLLIN };
+                ssize_t k;
 
+                /* Bounded: the child runs as the run user, whom that user (or a FUSE mount
+                 * in its home) can stop. */
+                k = poll(&p, 1, MAKE_DIRS_TIMEOUT_MS);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k == 0) {
+                        (void) kill(pid, SIGKILL);
+                        (void) waitpid(pid, NULL, 0);
+                        return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, 0,
+                                       "state_directories: making '%s' as user %s (uid %u) took "
+                                       "more than %d s", paths[got < n ? got : n - 1], u->name,
+                                       (unsigned) u->uid, MAKE_DIRS_TIMEOUT_MS / 1000);
+                }
+                k = read(rd, &m, sizeof m);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k != (ssize_t) sizeof m || got >= n)
                         break;
+                if (m.err && m.at < 0) {
+                        (void) waitpid(pid, NULL, 0);
+                        return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, m.err,
+                                       "state_directories: cannot become user %s (uid %u) to "
+                                       "make them", u->name, (unsigned) u->uid);
+                }
                 if (m.err) {
                         int at = m.at > 0 && (size_t) m.at < strlen(paths[got]) ? m.at : 0;
 

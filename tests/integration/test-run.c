@@ -628,6 +628,30 @@ Test(run, state_directories_follow_no_link_as_root) {
         cr_expect_not(h_exists(marker), "the agent ran");
         h_result_done(&r);
 
+        /* Nor with root's capabilities kept across the uid change (a service manager may
+         * set SECBIT_NO_SETUID_FIXUP), nor with root's supplementary groups, where the
+         * directory is group 0 and group-writable. */
+        cr_assert_eq(chmod(rootonly, 0775), 0);
+        {
+                const char *pol = state_policy(wd, sd, true);
+                const char *const keep_caps[] = { "/usr/bin/setpriv", "--securebits", "+no_setuid_fixup",
+                                                  h_caisson(), "run", "--policy", pol,
+                                                  "--workdir", wd, "--", probe, "exit", "0",
+                                                  NULL };
+                const char *const groups[] = { "/usr/bin/setpriv", "--groups", "0", h_caisson(), "run",
+                                               "--policy", pol, "--workdir", wd, "--", probe,
+                                               "exit", "0", NULL };
+
+                h_run(keep_caps, NULL, &r);
+                cr_expect_eq(r.code, 125, "securebits: %s", r.err);
+                cr_expect_not(h_exists(target), "made with root's capabilities kept");
+                h_result_done(&r);
+                h_run(groups, NULL, &r);
+                cr_expect_eq(r.code, 125, "groups: %s", r.err);
+                cr_expect_not(h_exists(target), "made with root's groups");
+                h_result_done(&r);
+        }
+
         /* Control: where the user may write, the same link is followed. */
         cr_assert_eq(chown(rootonly, H_NOBODY, H_NOBODY), 0);
         cr_expect_eq(run_code(wd, A("--policy", state_policy(wd, sd, true)),
