@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Request framing of a client's HTTP/1.x stream (RFC 9112 §6: a request's body length is
  * its chunked coding, else its Content-Length, else zero). See http.h. */
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -70,7 +71,7 @@ static enum http_frame_result head_framing(struct http_framer *f, const unsigned
                 *why = "CONNECT (a tunnel) on a connection allowed for one name";
                 return HTTP_FRAME_BAD;
         }
-        f->upgrade = false;
+        f->upgrade = f->upgrade_h2c = false;
         for (pos += ll; pos < hl; pos += ll) {
                 const unsigned char *line = h + pos, *colon, *v;
                 size_t n, vn;
@@ -128,8 +129,16 @@ static enum http_frame_result head_framing(struct http_framer *f, const unsigned
                                 *why = "a Transfer-Encoding that does not end in chunked";
                                 return HTTP_FRAME_BAD;
                         }
-                } else if (field_is(line, (size_t) (colon - line), "upgrade"))
+                } else if (field_is(line, (size_t) (colon - line), "upgrade")) {
                         f->upgrade = true;
+                        /* Any h2c among the tokens: what follows a 101 is framed as
+                         * HTTP/2, and anything else there is refused. */
+                        for (size_t i = 0; i + 3 <= vn; i++)
+                                if (strncasecmp((const char *) v + i, "h2c", 3) == 0 &&
+                                    (i == 0 || v[i - 1] == ',' || is_ows(v[i - 1])) &&
+                                    (i + 3 == vn || v[i + 3] == ',' || is_ows(v[i + 3])))
+                                        f->upgrade_h2c = true;
+                }
         }
         if (have_te && have_cl) {
                 *why = "both Transfer-Encoding and Content-Length (request smuggling)";
@@ -162,6 +171,201 @@ static int hex(unsigned char c) {
         if (c >= 'A' && c <= 'F')
                 return c - 'A' + 10;
         return -1;
+}
+
+/* --- HTTP/2 (RFC 9113 §4, §6) --- */
+
+enum {
+        H2_HEADERS = 0x1, H2_PUSH_PROMISE = 0x5, H2_CONTINUATION = 0x9,
+        H2_END_HEADERS = 0x4, H2_PADDED = 0x8, H2_PRIORITY = 0x20,
+        H2_FRAME_HEADER = 9,
+};
+
+static const char h2_no_host[] = "an HTTP/2 request without :authority or Host";
+
+static uint32_t h2_len(const unsigned char *p) {
+        return (uint32_t) p[0] << 16 | (uint32_t) p[1] << 8 | p[2];
+}
+
+static uint32_t h2_stream(const unsigned char *p) {
+        return ((uint32_t) p[5] << 24 | (uint32_t) p[6] << 16 | (uint32_t) p[7] << 8 | p[8]) &
+               0x7fffffffU;
+}
+
+/* A header block at buf: HEADERS, then CONTINUATIONs of the same stream up to END_HEADERS.
+ * Decoded only once all of it is here, so each byte reaches the HPACK state once. */
+static enum http_frame_result h2_block(struct http_framer *f, const unsigned char *buf,
+                                       size_t len, size_t *used, char name[SNIFF_MAX_NAME + 1],
+                                       const char **why) {
+        struct hpack_seen seen = { 0 };
+        uint32_t stream = h2_stream(buf);
+        size_t total = 0, end;
+        bool last = false;
+        int r;
+
+        if (stream == 0) {
+                *why = "HTTP/2 HEADERS on stream 0";
+                return HTTP_FRAME_BAD;
+        }
+        /* Find the block's end first. */
+        while (!last) {
+                const unsigned char *h = buf + total;
+
+                if (total + H2_FRAME_HEADER > len)
+                        return HTTP_FRAME_MORE;
+                if (total > 0 && (h[3] != H2_CONTINUATION || h2_stream(h) != stream)) {
+                        *why = "an HTTP/2 header block interrupted by another frame";
+                        return HTTP_FRAME_BAD;
+                }
+                last = h[4] & H2_END_HEADERS;
+                total += H2_FRAME_HEADER + h2_len(h);
+                if (total > HTTP_MAX_HEAD) {
+                        *why = "an HTTP/2 header block larger than 16 KiB";
+                        return HTTP_FRAME_BAD;
+                }
+        }
+        if (total > len)
+                return HTTP_FRAME_MORE;
+        if (!f->hp) {
+                r = hpack_new(&f->hp, why);
+                if (r < 0) {
+                        if (r == -ENOMEM)
+                                *why = "no memory for the HTTP/2 header decoder";
+                        return HTTP_FRAME_BAD;
+                }
+        }
+        for (size_t pos = 0; pos < total; pos = end) {
+                const unsigned char *h = buf + pos, *p = h + H2_FRAME_HEADER;
+                size_t n = h2_len(h), off = 0, pad = 0;
+
+                end = pos + H2_FRAME_HEADER + n;
+                if (pos == 0 && (h[4] & H2_PADDED)) {
+                        if (n < 1) {
+                                *why = "a malformed HTTP/2 HEADERS frame";
+                                return HTTP_FRAME_BAD;
+                        }
+                        pad = p[0];
+                        off = 1;
+                }
+                if (pos == 0 && (h[4] & H2_PRIORITY))
+                        off += 5;
+                if (off + pad > n) {
+                        *why = "a malformed HTTP/2 HEADERS frame";
+                        return HTTP_FRAME_BAD;
+                }
+                if (hpack_feed(f->hp, p + off, n - off - pad, end == total, &seen) < 0) {
+                        *why = "an HTTP/2 header block that is not valid HPACK";
+                        return HTTP_FRAME_BAD;
+                }
+        }
+        *used = total;
+        if (!seen.pseudo && seen.n_host == 0)
+                return HTTP_FRAME_MORE;         /* trailers: no request */
+        f->requests++;
+        if (seen.too_long || seen.n_authority > 1 || seen.n_host > 1 ||
+            (seen.n_authority && !sniff_host_from_authority(seen.authority, seen.authority_len, name)) ||
+            (seen.n_authority && memchr(seen.authority, '@', seen.authority_len))) {
+                name[0] = 0;
+                *why = "an HTTP/2 request whose :authority or Host is malformed or repeated";
+                return HTTP_FRAME_BAD;
+        }
+        if (seen.n_host) {
+                char host[SNIFF_MAX_NAME + 1];
+
+                /* Which one a server takes differs: both must name the same host. */
+                if (!sniff_host_from_authority(seen.host, seen.host_len, host) ||
+                    (seen.n_authority && !sniff_name_equal(host, name))) {
+                        name[0] = 0;
+                        *why = "an HTTP/2 request whose Host differs from its :authority";
+                        return HTTP_FRAME_BAD;
+                }
+                if (!seen.n_authority)
+                        memcpy(name, host, sizeof host);
+        }
+        if (!name[0]) {
+                *why = h2_no_host;
+                return HTTP_FRAME_BAD;
+        }
+        return HTTP_FRAME_REQUEST;
+}
+
+static enum http_frame_result h2_frame(struct http_framer *f, const unsigned char *buf,
+                                       size_t len, size_t *used, char name[SNIFF_MAX_NAME + 1],
+                                       const char **why) {
+        size_t n;
+
+        switch (f->state) {
+        case HTTP_H2_PREFACE:
+                if (memcmp(buf, HTTP2_PREFACE, len < 24 ? len : 24) != 0) {
+                        *why = "not the HTTP/2 connection preface";
+                        return HTTP_FRAME_BAD;
+                }
+                if (len < 24)
+                        return HTTP_FRAME_MORE;
+                *used = 24;
+                f->state = HTTP_H2_FRAME;
+                return HTTP_FRAME_MORE;
+        case HTTP_H2_FRAME:
+                if (len < H2_FRAME_HEADER)
+                        return HTTP_FRAME_MORE;
+                switch (buf[3]) {
+                case H2_HEADERS:
+                        return h2_block(f, buf, len, used, name, why);
+                case H2_CONTINUATION:
+                        *why = "an HTTP/2 CONTINUATION without its HEADERS";
+                        return HTTP_FRAME_BAD;
+                case H2_PUSH_PROMISE:
+                        *why = "an HTTP/2 PUSH_PROMISE from the client";
+                        return HTTP_FRAME_BAD;
+                }
+                *used = H2_FRAME_HEADER;
+                f->left = h2_len(buf);
+                if (f->left > 0)
+                        f->state = HTTP_H2_PAYLOAD;
+                return HTTP_FRAME_MORE;
+        default:
+                n = len < f->left ? len : (size_t) f->left;
+                f->left -= n;
+                *used = n;
+                if (f->left == 0)
+                        f->state = HTTP_H2_FRAME;
+                return HTTP_FRAME_MORE;
+        }
+}
+
+void http_framer_done(struct http_framer *f) {
+        f->hp = hpack_free(f->hp);
+}
+
+enum sniff_result http_h2_first(const unsigned char *buf, size_t len,
+                                char name[SNIFF_MAX_NAME + 1]) {
+        struct http_framer f = { .state = HTTP_H2_PREFACE };
+        enum sniff_result s = SNIFF_NEED_MORE;
+        size_t pos = 0;
+
+        for (;;) {
+                const char *why;
+                size_t used = 0;
+                enum http_frame_result r = h2_frame(&f, buf + pos, len - pos, &used, name, &why);
+
+                if (r == HTTP_FRAME_REQUEST) {
+                        s = SNIFF_H2;
+                        break;
+                }
+                if (r == HTTP_FRAME_BAD) {
+                        s = why == h2_no_host ? SNIFF_HTTP_NO_HOST : SNIFF_MALFORMED;
+                        break;
+                }
+                if (used == 0 || pos + used >= len) {
+                        /* A frame that names no host may be cut at the end of what came. */
+                        break;
+                }
+                pos += used;
+        }
+        http_framer_done(&f);
+        if (s != SNIFF_H2)
+                name[0] = 0;
+        return s;
 }
 
 enum http_frame_result http_frame(struct http_framer *f, const unsigned char *buf, size_t len,
@@ -283,6 +487,12 @@ enum http_frame_result http_frame(struct http_framer *f, const unsigned char *bu
         case HTTP_OPAQUE:
                 *used = len;
                 return HTTP_FRAME_MORE;
+        case HTTP_H2_PREFACE:
+        case HTTP_H2_FRAME:
+        case HTTP_H2_PAYLOAD:
+                if (len == 0)
+                        return HTTP_FRAME_MORE;
+                return h2_frame(f, buf, len, used, name, why);
         }
         *why = "internal: unknown framing state";
         return HTTP_FRAME_BAD;
@@ -298,7 +508,7 @@ bool http_frame_response(struct http_framer *f, const unsigned char *buf, size_t
         /* "HTTP/1.1 101 Switching Protocols" */
         if (ll >= 13 && memcmp(buf, "HTTP/1.", 7) == 0 && buf[8] == ' ' &&
             memcmp(buf + 9, "101", 3) == 0 && (buf[12] == ' ' || buf[12] == '\r' || buf[12] == '\n'))
-                f->state = HTTP_OPAQUE;
+                f->state = f->upgrade_h2c ? HTTP_H2_PREFACE : HTTP_OPAQUE;
         else
                 f->state = HTTP_HEAD;
         f->upgrade = false;

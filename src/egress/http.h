@@ -10,7 +10,16 @@
  * request-smuggling ambiguity), differing Content-Lengths, a transfer coding other than
  * chunked, CONNECT, an Upgrade after other requests. An Upgrade (WebSocket) request holds
  * the client's further bytes until the server's status line is seen: 101 makes the rest of
- * the stream opaque (it is no longer HTTP), anything else keeps framing. */
+ * the stream opaque (it is no longer HTTP), anything else keeps framing; an Upgrade to h2c
+ * is framed as HTTP/2 after the 101.
+ *
+ * HTTP/2 (prior knowledge, or after an h2c upgrade) is framed frame by frame: each header
+ * block (HEADERS and its CONTINUATIONs, whole, at most 16 KiB) is decoded with the
+ * connection's HPACK state, and one that carries pseudo-fields or Host is a request whose
+ * host (:authority, or Host; both must agree) the caller checks. A block without either
+ * (trailers) goes on; a request block without a host, PUSH_PROMISE from the client, a
+ * CONTINUATION out of place or invalid HPACK ends the connection. Other frames go on as
+ * they are. The HPACK decoder allocates (hpack.c); the rest of the framer does not. */
 #ifndef CAISSON_EGRESS_HTTP_H
 #define CAISSON_EGRESS_HTTP_H
 
@@ -18,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "egress/hpack.h"
 #include "egress/sniff.h"
 
 #define HTTP_MAX_HEAD SNIFF_MAX_BYTES   /* a request head (or trailer) longer is refused */
@@ -32,14 +42,19 @@ enum http_state {
         HTTP_TRAILER,
         HTTP_UPGRADE_WAIT,      /* an Upgrade request was sent: hold until the status line */
         HTTP_OPAQUE,            /* upgraded: not HTTP any more */
+        HTTP_H2_PREFACE,        /* HTTP/2: its connection preface comes next */
+        HTTP_H2_FRAME,          /* HTTP/2: at a frame's start */
+        HTTP_H2_PAYLOAD,        /* HTTP/2: left bytes of a frame that names no host */
 };
 
 struct http_framer {
         enum http_state state;
         uint64_t left;
         size_t trailer;         /* trailer bytes so far */
-        unsigned requests;      /* request heads seen */
+        unsigned requests;      /* request heads seen (HTTP/2: request header blocks) */
         bool upgrade;           /* the current request asks to leave HTTP */
+        bool upgrade_h2c;       /* ... for HTTP/2 (RFC 7540 §3.2): it is framed after 101 */
+        struct hpack *hp;       /* HTTP/2: the client's HPACK state (http_framer_done) */
 };
 
 enum http_frame_result {
@@ -54,6 +69,15 @@ enum http_frame_result {
  * passes on *used bytes and calls again with the rest. */
 enum http_frame_result http_frame(struct http_framer *f, const unsigned char *buf, size_t len,
                                   size_t *used, char name[SNIFF_MAX_NAME + 1], const char **why);
+
+/* Frees what an HTTP/2 connection's framing holds. */
+void http_framer_done(struct http_framer *f);
+
+/* The first request of an HTTP/2 connection (prior knowledge: buf starts with the preface),
+ * framed as http_frame() frames it: SNIFF_H2 with its host in name, SNIFF_NEED_MORE,
+ * SNIFF_HTTP_NO_HOST, or SNIFF_MALFORMED (a frame or header block the framer refuses). */
+enum sniff_result http_h2_first(const unsigned char *buf, size_t len,
+                                char name[SNIFF_MAX_NAME + 1]);
 
 /* In HTTP_UPGRADE_WAIT: the first bytes the server sent after the Upgrade request. false
  * while its status line is incomplete; true once decided (101: HTTP_OPAQUE; anything else,

@@ -170,6 +170,8 @@ void relay_reap(struct egress *e) {
 
                 e->dead = c->next_dead;
                 free(c->peek);
+                if (c->http)
+                        http_framer_done(&c->http->f);
                 free(c->http);
                 free(c);
         }
@@ -492,19 +494,25 @@ static void sniff_step(struct egress *e, struct conn *c, bool timed_out) {
         switch (r) {
         case SNIFF_TLS:
         case SNIFF_HTTP:
+        case SNIFF_H2:
                 if (sniff_name_equal(name, c->d.by_name)) {
                         if (!c->late_sniff)
                                 c->mark = r == SNIFF_TLS ? "TLS SNI matches the allowed name" :
-                                                           "HTTP Host matches the allowed name";
+                                          r == SNIFF_H2 ? "HTTP/2 :authority matches the allowed name" :
+                                                          "HTTP Host matches the allowed name";
                         /* HTTP keeps its connection for more requests: each is checked. The
-                         * bytes read so far are the framer's first. */
-                        if (r == SNIFF_HTTP) {
+                         * bytes read so far are the framer's first; HTTP/2's first request
+                         * is framed (and checked) again there, with the connection's HPACK
+                         * state from its start. */
+                        if (r != SNIFF_TLS) {
                                 c->http = calloc(1, sizeof *c->http);
                                 if (!c->http) {
                                         conn_deny(e, c, CAISSON_REASON_NO_MEMORY,
                                                   "no memory for the HTTP framing");
                                         return;
                                 }
+                                if (r == SNIFF_H2)
+                                        c->http->f.state = HTTP_H2_PREFACE;
                                 memcpy(c->http->buf, c->peek, c->peek_len);
                                 c->http->len = c->peek_len;
                                 c->peek_len = c->peek_off = 0;
@@ -514,7 +522,8 @@ static void sniff_step(struct egress *e, struct conn *c, bool timed_out) {
                 }
                 /* A CDN address serves many names: only the one the policy allowed. */
                 (void) snprintf(detail, sizeof detail, "%s names '%s', allowed for '%s'",
-                                r == SNIFF_TLS ? "TLS SNI" : "HTTP Host", name, c->d.by_name);
+                                r == SNIFF_TLS ? "TLS SNI" : r == SNIFF_H2 ? "HTTP/2 :authority" :
+                                "HTTP Host", name, c->d.by_name);
                 conn_deny(e, c, CAISSON_REASON_EGRESS_SNI_MISMATCH, detail);
                 return;
         case SNIFF_UNKNOWN:

@@ -5,12 +5,13 @@
  * show the relay one name and the server another. */
 #include <string.h>
 
+#include "egress/http.h"
 #include "egress/sniff.h"
 
 static const char *const result_names[] = {
         [SNIFF_NEED_MORE] = "need_more", [SNIFF_TLS] = "tls", [SNIFF_TLS_NO_SNI] = "tls_no_sni",
         [SNIFF_HTTP] = "http", [SNIFF_HTTP_NO_HOST] = "http_no_host",
-        [SNIFF_MALFORMED] = "malformed", [SNIFF_UNKNOWN] = "unknown",
+        [SNIFF_MALFORMED] = "malformed", [SNIFF_UNKNOWN] = "unknown", [SNIFF_H2] = "h2",
 };
 
 const char *sniff_result_to_string(enum sniff_result r) {
@@ -241,7 +242,7 @@ static bool ci_prefix(const unsigned char *s, size_t n, const char *prefix) {
 }
 
 /* host[:port] or [v6]:port → the host part, validated. */
-static bool host_from_authority(const unsigned char *s, size_t n, char name[SNIFF_MAX_NAME + 1]) {
+bool sniff_host_from_authority(const unsigned char *s, size_t n, char name[SNIFF_MAX_NAME + 1]) {
         size_t end = n;
 
         if (n > 0 && s[0] == '[') {
@@ -306,7 +307,7 @@ static enum sniff_result sniff_http(const unsigned char *buf, size_t len,
                                 while (ae < sp2 && *ae != '/' && *ae != '?' && *ae != '#')
                                         ae++;
                                 if (memchr(a, '@', (size_t) (ae - a)) ||
-                                    !host_from_authority(a, (size_t) (ae - a), uri_host))
+                                    !sniff_host_from_authority(a, (size_t) (ae - a), uri_host))
                                         return SNIFF_MALFORMED;
                         } else if (ci_prefix(sp1 + 1, (size_t) (sp2 - sp1 - 1), "https://"))
                                 return SNIFF_MALFORMED;
@@ -328,7 +329,7 @@ static enum sniff_result sniff_http(const unsigned char *buf, size_t len,
                                 ve--;
                         if (v == ve)
                                 return SNIFF_HTTP_NO_HOST;
-                        if (!host_from_authority(v, (size_t) (ve - v), name))
+                        if (!sniff_host_from_authority(v, (size_t) (ve - v), name))
                                 return SNIFF_MALFORMED;
                         have_host = true;
                 } else {
@@ -396,6 +397,10 @@ enum sniff_result sniff_parse(const unsigned char *buf, size_t len,
          * such a record and then read a ClientHello naming another site). */
         if (buf[0] == 0x16 || (buf[0] >= 0x14 && buf[0] <= 0x18 && (len < 2 || buf[1] == 0x03)))
                 r = len < 2 && buf[0] != 0x16 ? SNIFF_NEED_MORE : sniff_tls(buf, len, name);
+        else if (memcmp(buf, HTTP2_PREFACE, len < 24 ? len : 24) == 0)
+                /* HTTP/2 with prior knowledge (h2c, gRPC without TLS): the name is in the
+                 * first request's header block, HPACK-coded. */
+                r = len < 24 ? SNIFF_NEED_MORE : http_h2_first(buf, len, name);
         else {
                 /* RFC 9112 §2.2: a server ignores empty lines before the request-line (nginx,
                  * Apache and Node skip any number), so "\r\nGET ..." is HTTP as well. */
@@ -417,7 +422,7 @@ enum sniff_result sniff_parse(const unsigned char *buf, size_t len,
         /* At the cap, a prefix is all there will ever be. */
         if (r == SNIFF_NEED_MORE && len >= SNIFF_MAX_BYTES)
                 r = SNIFF_MALFORMED;
-        if (r != SNIFF_TLS && r != SNIFF_HTTP)
+        if (r != SNIFF_TLS && r != SNIFF_HTTP && r != SNIFF_H2)
                 name[0] = 0;
         return r;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* src/egress/sniff.h — the name a client asks for in the first bytes of a TCP connection:
- * the TLS ClientHello's server_name (SNI) or the HTTP/1.x Host header. Pure: no syscalls, no
- * allocation; the bytes are the agent's and untrusted. The relay compares the result with the
+ * the TLS ClientHello's server_name (SNI), the HTTP/1.x Host header, or the :authority of
+ * the first HTTP/2 request. Pure (no syscalls, no allocation) but for HTTP/2, whose header
+ * block is decoded by hpack.c; the bytes are the agent's and untrusted. The relay compares the result with the
  * name the connection was allowed for, so one CDN address admits only the allowed site. */
 #ifndef CAISSON_EGRESS_SNIFF_H
 #define CAISSON_EGRESS_SNIFF_H
@@ -20,7 +21,12 @@ enum sniff_result {
         SNIFF_HTTP_NO_HOST,     /* complete HTTP headers without (or with an empty) Host */
         SNIFF_MALFORMED,        /* starts like TLS or HTTP but breaks the grammar */
         SNIFF_UNKNOWN,          /* neither protocol: decided on the address */
+        SNIFF_H2,               /* HTTP/2 with prior knowledge whose first request names a
+                                 * host (:authority, or Host): in name */
 };
+
+/* The client connection preface of HTTP/2 (RFC 9113 §3.4), 24 bytes. */
+#define HTTP2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 /* Looks at the first len bytes a client sent. On SNIFF_TLS / SNIFF_HTTP, name holds the host,
  * lower-cased, without port and without a trailing dot (NUL-terminated, ≤ SNIFF_MAX_NAME).
@@ -28,6 +34,10 @@ enum sniff_result {
  * needed up to the extension); HTTP headers end at the first empty line. */
 enum sniff_result sniff_parse(const unsigned char *buf, size_t len,
                               char name[SNIFF_MAX_NAME + 1]);
+
+/* host[:port] or [v6]:port (an HTTP authority without userinfo) → the host in name,
+ * validated and lower-cased as sniff_parse() gives it. */
+bool sniff_host_from_authority(const unsigned char *s, size_t n, char name[SNIFF_MAX_NAME + 1]);
 
 /* Case-insensitive equality of two host names, ignoring one trailing dot on either. */
 bool sniff_name_equal(const char *a, const char *b);

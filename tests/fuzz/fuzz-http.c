@@ -4,7 +4,8 @@
  * http.h: never more bytes used than given, and the same verdicts (each request head with its
  * Host and offset, the refusal and where) whether the stream arrives at once or a byte at a
  * time — the relay sees it split wherever the network split it. The first byte picks the
- * server's answer to an Upgrade request (101 or 200). */
+ * server's answer to an Upgrade request (101 or 200), and whether the stream is HTTP/2 with
+ * prior knowledge (the framer starts at its preface, as the relay starts it for h2c). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,9 @@ static void logf_(char *log, size_t cap, size_t *len, const char *what, size_t p
 }
 
 /* Feeds data step bytes at a time, as the relay does: bytes not used stay for the next call. */
-static void drive(const uint8_t *d, size_t n, size_t step, bool up101, char *log, size_t cap) {
-        struct http_framer f = { 0 };
+static void drive(const uint8_t *d, size_t n, size_t step, bool up101, bool h2, char *log,
+                  size_t cap) {
+        struct http_framer f = { .state = h2 ? HTTP_H2_PREFACE : HTTP_HEAD };
         size_t avail = step < n ? step : n, pos = 0, len = 0;
         static const char ok[] = "HTTP/1.1 101 Switching Protocols\r\n", no[] = "HTTP/1.1 200 OK\r\n";
 
@@ -41,6 +43,7 @@ static void drive(const uint8_t *d, size_t n, size_t step, bool up101, char *log
                         if (!why)
                                 abort();
                         logf_(log, cap, &len, "bad", pos, why);
+                        http_framer_done(&f);
                         return;
                 }
                 if (r == HTTP_FRAME_REQUEST) {
@@ -63,6 +66,7 @@ static void drive(const uint8_t *d, size_t n, size_t step, bool up101, char *log
                 }
                 if (avail == n) {
                         logf_(log, cap, &len, "end", pos, "");
+                        http_framer_done(&f);
                         return;
                 }
                 avail = avail + step < n ? avail + step : n;
@@ -74,8 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size < 1 || size > 4 * HTTP_MAX_HEAD)
                 return 0;
-        drive(data + 1, size - 1, size, data[0] & 1, a, sizeof a);
-        drive(data + 1, size - 1, 1, data[0] & 1, b, sizeof b);
+        drive(data + 1, size - 1, size, data[0] & 1, data[0] & 2, a, sizeof a);
+        drive(data + 1, size - 1, 1, data[0] & 1, data[0] & 2, b, sizeof b);
         if (strcmp(a, b) != 0) {
                 fprintf(stderr, "at once: %s\nbyte by byte: %s\n", a, b);
                 abort();

@@ -186,6 +186,46 @@ class HalfCloseHandler(socketserver.BaseRequestHandler):
         self.request.sendall(("got %d %s\n" % (n, h.hexdigest())).encode())
 
 
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(ftype, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", stream) + payload
+
+
+class H2Handler(socketserver.BaseRequestHandler):
+    """HTTP/2 with prior knowledge, just enough: answers every request (HEADERS) with
+    :status 200 and "h2-ok". Logs each header block's bytes as latin-1, so a name sent as a
+    plain literal (the h2 probe sends them so) can be looked for in the log."""
+
+    def handle(self):
+        s = self.request
+        s.settimeout(30)
+        if recv_exact(s, 24) != H2_PREFACE:
+            log("h2", "no-preface %s" % self.client_address[0])
+            return
+        s.sendall(h2_frame(4, 0, 0))
+        while True:
+            head = recv_exact(s, 9)
+            if head is None:
+                return
+            n = struct.unpack(">I", b"\0" + head[:3])[0]
+            ftype, flags = head[3], head[4]
+            stream = struct.unpack(">I", head[5:9])[0] & 0x7fffffff
+            payload = recv_exact(s, n) if n else b""
+            if payload is None:
+                return
+            if ftype == 4 and not flags & 1:
+                s.sendall(h2_frame(4, 1, 0))
+            elif ftype == 1:
+                log("h2", "headers stream=%d block=%r" % (stream, payload.decode("latin-1")))
+                # :status 200 (static index 8), then the body, ending the stream.
+                s.sendall(h2_frame(1, 4, stream, b"\x88") + h2_frame(0, 1, stream, b"h2-ok\n"))
+            elif ftype == 7:
+                return
+
+
 def recv_exact(s, n):
     b = b""
     while len(b) < n:
@@ -377,6 +417,7 @@ def serve(logdir, ready_fd):
         s.daemon_threads = True
         bg(s.serve_forever)
     bg(TCPServer(("198.51.100.10", 7000), HalfCloseHandler).serve_forever)
+    bg(TCPServer(("198.51.100.10", 8081), H2Handler).serve_forever)
     bg(TCPServer(("198.51.100.12", 443), TLSHandler).serve_forever)
     bg(TCPServer(("198.51.100.53", 53), DNSTCPHandler).serve_forever)
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -385,7 +426,7 @@ def serve(logdir, ready_fd):
     e = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     e.bind(("198.51.100.10", 5000))
     bg(udp_echo, e)
-    for name in ("http", "tcp", "udp", "tls", "dns"):
+    for name in ("http", "tcp", "udp", "tls", "dns", "h2"):
         open(os.path.join(logdir, name + ".log"), "a").close()
     base_block()
     for t in threads:
@@ -498,6 +539,36 @@ def p_keepalive(host, port, host1, host2):
         read_response(s)
         s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host2).encode())
         return read_response(s)
+
+
+def p_h2(host, port, *names):
+    """HTTP/2 with prior knowledge: one request per name, streams 1, 3, ... on one
+    connection, each header block HPACK-coded as plain literals (:authority NAME); ok when
+    every request was answered."""
+    def block(name):
+        n = name.encode()
+        # :method GET, :scheme http, :path / (static), :authority literal without indexing
+        return b"\x82\x86\x84\x01" + bytes([len(n)]) + n
+    with connect(host, port) as s:
+        s.sendall(H2_PREFACE + h2_frame(4, 0, 0))
+        answered = 0
+        for i, name in enumerate(names):
+            stream = 2 * i + 1
+            s.sendall(h2_frame(1, 5, stream, block(name)))
+            while True:
+                head = recv_exact(s, 9)
+                if head is None:
+                    raise Fail("eof-after:%d" % answered)
+                n = struct.unpack(">I", b"\0" + head[:3])[0]
+                payload = recv_exact(s, n) if n else b""
+                if payload is None:
+                    raise Fail("eof-after:%d" % answered)
+                if head[3] == 0 and head[4] & 1:
+                    if payload != b"h2-ok\n":
+                        raise Fail("body")
+                    answered += 1
+                    break
+        return "%d-answered" % answered
 
 
 def p_upgrade(host, port, path, host2):
@@ -860,7 +931,7 @@ def p_handoff(host, port):
 PROBES = {"handoff": p_handoff, "tfo": p_tfo, "unix": p_unix, "borrow": p_borrow, "late": p_late, "http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
           "dns": p_dns, "resolve": p_resolve, "tls": p_tls, "halfclose": p_halfclose,
           "concurrent": p_concurrent, "urllib": p_urllib,
-          "keepalive": p_keepalive, "upgrade": p_upgrade}
+          "keepalive": p_keepalive, "upgrade": p_upgrade, "h2": p_h2}
 
 
 def probe(kind, args):

@@ -21,7 +21,8 @@
 
 #include "harness.h"
 
-#define NETLAB_WEB "198.51.100.10"     /* HTTP :80 :8080, half-close TCP :7000, UDP echo :5000 */
+#define NETLAB_WEB "198.51.100.10"     /* HTTP :80 :8080, HTTP/2 :8081, half-close TCP :7000,
+                                          * UDP echo :5000 */
 #define NETLAB_BLOCKED "198.51.100.11" /* HTTP :80 */
 #define NETLAB_TLS "198.51.100.12"     /* TLS-ish :443 */
 #define NETLAB_DNS "198.51.100.53"     /* authoritative for lab.test, udp+tcp :53 */

@@ -797,6 +797,43 @@ Test(egress, upgrade_answer_decides_framing) {
         netlab_stop(lab);
 }
 
+/* HTTP/2 with prior knowledge (h2c, gRPC without TLS): the :authority of each request must
+ * be the allowed name, the first one before anything is connected, and every later one on
+ * the same connection (one HPACK state for the whole connection). curl, whose nghttp2
+ * Huffman-codes the name, gets through. Before, the relay refused all of h2c. Controls:
+ * without caisson the server answers every name. */
+Test(egress, h2c_every_authority_checked) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        struct probe p[] = {
+                { "same", "h2 allowed.lab.test 8081 allowed.lab.test allowed.lab.test" },
+                { "first", "h2 allowed.lab.test 8081 cdn.lab.test" },
+                { "second", "h2 allowed.lab.test 8081 allowed.lab.test cdn.lab.test" },
+                { "curl", "curl --http2-prior-knowledge http://allowed.lab.test:8081/" },
+                { "curlcdn", "curl --http2-prior-knowledge --resolve cdn.lab.test:8081:" NETLAB_WEB
+                             " http://cdn.lab.test:8081/" },
+        };
+
+        require_egress(lab, wd);
+        in_sandbox(lab, wd, POL(wd, entry("h2", "allowed.lab.test", 8081, "/**")), p, N(p));
+        expect_ok(&p[0]);
+        expect_detail(&p[0], "2-answered");
+        expect_refused(&p[1]);
+        expect_refused(&p[2]);
+        expect_ok(&p[3]);
+        expect_detail(&p[3], "h2-ok");
+        expect_refused(&p[4]);
+        cr_expect(!netlab_log_has(lab, "h2", "cdn.lab.test"), "%s", netlab_log(lab, "h2"));
+        cr_expect(event_has(last_events, "egress.denied", "sni_mismatch",
+                            "HTTP/2 :authority names 'cdn.lab.test'"), "%s", last_events ?: "");
+        cr_expect(event_has(last_events, "egress.denied", "sni_mismatch",
+                            "request 2 on this connection names 'cdn.lab.test'"),
+                  "%s", last_events ?: "");
+        control_ok(lab, "h2 " NETLAB_WEB " 8081 allowed.lab.test cdn.lab.test");
+        cr_expect(netlab_log_has(lab, "h2", "cdn.lab.test"), "%s", netlab_log(lab, "h2"));
+        netlab_stop(lab);
+}
+
 /* A client that stays silent past the relay's 5 s wait for its first bytes (as for a
  * server-speaks-first protocol) is connected, but its first bytes are still name-checked:
  * waiting must not turn "decided by name" into "decided on the address". */
