@@ -361,17 +361,43 @@ static struct proc_ref *proc_ref(struct proc_refs *c, pid_t pid, bool fresh) {
 /* The parent's pid, 0 if unknown; -1 when the process is gone. By pidfs' ioctl where the
  * kernel has it (one call, against ~6 µs for formatting /proc/PID/stat), which also gives
  * the thread group's id (*tgid; 0 from /proc/PID/stat, which does not). */
+/* The Tgid line of /proc/PID/status: the process of a thread, on kernels without pidfs'
+ * PIDFD_GET_INFO. Only for a connect() record's caller, not its ancestors (a parent is a
+ * process already), so not worth an fd kept per slot. 0 if it cannot be read. */
+static pid_t status_tgid(int dir) {
+        char buf[1024], *t;
+        int fd = openat(dir, "status", O_RDONLY | O_CLOEXEC);
+        ssize_t n;
+        long v;
+
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = 0;
+        t = strstr(buf, "\nTgid:");
+        if (!t)
+                return 0;
+        v = strtol(t + 6, NULL, 10);
+        return v > 0 && v <= INT32_MAX ? (pid_t) v : 0;
+}
+
 static pid_t ref_ppid(struct proc_refs *c, struct proc_ref *r, pid_t *tgid) {
         char buf[512];
         ssize_t n;
+        pid_t p;
 
-        *tgid = 0;
+        if (tgid)
+                *tgid = 0;
         if (r->pidfd >= 0 && c->pidfd_info >= 0) {
                 struct cs_pidfd_info info = { .mask = CS_PIDFD_INFO_PID };
 
                 if (ioctl(r->pidfd, CS_PIDFD_GET_INFO, &info) == 0) {
                         c->pidfd_info = 1;
-                        *tgid = (pid_t) info.tgid;
+                        if (tgid)
+                                *tgid = (pid_t) info.tgid;
                         return (pid_t) info.ppid;
                 }
                 if (errno == ESRCH)
@@ -387,7 +413,12 @@ static pid_t ref_ppid(struct proc_refs *c, struct proc_ref *r, pid_t *tgid) {
         if (n <= 0)
                 return -1;
         buf[n] = 0;
-        return stat_ppid(buf);
+        p = stat_ppid(buf);
+        /* Read after the parent, through the same directory: a tgid of this process, or 0
+         * once it is gone (then the record names the thread, as before). */
+        if (tgid)
+                *tgid = status_tgid(r->dir);
+        return p;
 }
 
 bool proc_refs_exe(struct proc_refs *c, pid_t pid, char out[4096]) {
@@ -412,7 +443,7 @@ pid_t proc_refs_ppid(struct proc_refs *c, pid_t pid, pid_t *ret_tgid) {
 
                 if (!r)
                         break;
-                p = ref_ppid(c, r, &tgid);
+                p = ref_ppid(c, r, ret_tgid ? &tgid : NULL);
                 if (p >= 0)
                         break;
                 p = tgid = 0;

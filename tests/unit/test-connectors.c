@@ -82,9 +82,9 @@ static pid_t thread_notes(void) {
         return tid;
 }
 
-/* seccomp names the calling thread; the record names its process where the kernel tells
- * it (pidfs), as the holders' events do, and the thread's id where it does not. A thread
- * and its process are then one caller, not two of the four a record holds. */
+/* seccomp names the calling thread; the record names its process, as the holders' events
+ * do: from pidfs, or from /proc/TID/status on kernels without PIDFD_GET_INFO. A thread and
+ * its process are then one caller, not two of the four a record holds. */
 Test(connectors, thread_recorded_as_its_process) {
         struct cs_pidfd_info info = { .mask = CS_PIDFD_INFO_PID };
         int self = sys_pidfd_open(getpid(), 0);
@@ -95,15 +95,14 @@ Test(connectors, thread_recorded_as_its_process) {
         if (self >= 0)
                 close(self);
         for (int by_stat = 0; by_stat < 2; by_stat++) {
-                bool told = pidfs && !by_stat;
-
                 t.refs.pidfd_info = by_stat ? -1 : 0;
                 tid = thread_notes();
+                cr_assert_neq(tid, getpid());
                 cr_assert_eq(connectors_note(&t, getpid(), 9, getppid(), 100), 0);
                 cr_assert(connectors_take(&t, 9, &r));
-                cr_assert_eq(r.who[0]->pid, told ? getpid() : tid, "pid %d (thread %d, pidfs "
-                             "%d, by_stat %d)", r.who[0]->pid, tid, pidfs, by_stat);
-                cr_assert_eq(r.n, told ? 1 : 2, "by_stat %d", by_stat);
+                cr_assert_eq(r.who[0]->pid, getpid(), "pid %d (thread %d, pidfs %d, by_stat %d)",
+                             r.who[0]->pid, tid, pidfs, by_stat);
+                cr_assert_eq(r.n, 1, "by_stat %d", by_stat);
                 cr_assert_str_eq(r.who[0]->chain[0], self_exe());
                 connect_record_done(&r);
         }
@@ -310,13 +309,13 @@ Test(proc_refs, parent_of_process_and_thread) {
 
                 c.pidfd_info = by_stat ? -1 : 0;
                 cr_assert_eq(proc_refs_ppid(&c, getpid(), &tgid), getppid(), "by_stat=%d", by_stat);
-                cr_assert_eq(tgid, pidfs && !by_stat ? getpid() : 0);
+                cr_assert_eq(tgid, getpid(), "by_stat=%d", by_stat);
                 cr_assert_eq(pthread_create(&th, NULL, thread_ppid, &th_ids), 0);
                 cr_assert_eq(pthread_join(th, NULL), 0);
                 cr_assert_neq(th_ids.tid, getpid());
                 cr_assert_eq(th_ids.ppid, getppid(), "a thread, by_stat=%d", by_stat);
-                /* A thread's process, where the kernel tells it. */
-                cr_assert_eq(th_ids.tgid, pidfs && !by_stat ? getpid() : 0, "by_stat=%d", by_stat);
+                /* A thread's process: from pidfs, or from /proc/TID/status without it. */
+                cr_assert_eq(th_ids.tgid, getpid(), "by_stat=%d", by_stat);
                 /* Again from the cache. */
                 cr_assert_eq(proc_refs_ppid(&c, getpid(), NULL), getppid());
                 /* Where the kernel has pidfs' ioctl, it was the one that answered. */
