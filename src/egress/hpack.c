@@ -85,6 +85,39 @@ static void keep(const nghttp2_nv *nv, unsigned char *buf, size_t *len, unsigned
         *len = nv->valuelen;
 }
 
+static bool is(const nghttp2_nv *nv, const char *name) {
+        return nv->namelen == strlen(name) && memcmp(nv->name, name, nv->namelen) == 0;
+}
+
+static bool value_is(const nghttp2_nv *nv, const char *v) {
+        return nv->valuelen == strlen(v) && memcmp(nv->value, v, nv->valuelen) == 0;
+}
+
+static void field(const nghttp2_nv *nv, struct hpack_seen *seen) {
+        /* Names are lower case in HTTP/2: a server that read ":Authority" or "HOST" anyway
+         * must not see a name the relay skipped. */
+        for (size_t i = 0; i < nv->namelen; i++)
+                if (nv->name[i] >= 'A' && nv->name[i] <= 'Z')
+                        seen->bad_name = true;
+        if (nv->namelen == 0 || nv->name[0] != ':') {
+                if (is(nv, "host"))
+                        keep(nv, seen->host, &seen->host_len, &seen->n_host, seen);
+                return;
+        }
+        seen->pseudo = true;
+        if (is(nv, ":authority"))
+                keep(nv, seen->authority, &seen->authority_len, &seen->n_authority, seen);
+        else if (is(nv, ":method"))
+                seen->connect |= value_is(nv, "CONNECT");
+        else if (is(nv, ":path"))
+                seen->path_bad |= !(nv->valuelen > 0 && (nv->value[0] == '/' || value_is(nv, "*")));
+        else if (is(nv, ":protocol")) {
+                seen->n_protocol++;
+                seen->websocket = value_is(nv, "websocket");
+        } else if (!is(nv, ":scheme"))
+                seen->bad_name = true;
+}
+
 int hpack_feed(struct hpack *h, const unsigned char *in, size_t len, bool final,
                struct hpack_seen *seen) {
         for (;;) {
@@ -96,17 +129,8 @@ int hpack_feed(struct hpack *h, const unsigned char *in, size_t len, bool final,
                         return -EBADMSG;
                 in += r;
                 len -= (size_t) r;
-                if (flags & NGHTTP2_HD_INFLATE_EMIT) {
-                        /* Field names are lower case in HTTP/2; a server that read "Host"
-                         * anyway must not see a name the relay skipped. */
-                        if (nv.namelen > 0 && nv.name[0] == ':')
-                                seen->pseudo = true;
-                        if (nv.namelen == 10 && memcmp(nv.name, ":authority", 10) == 0)
-                                keep(&nv, seen->authority, &seen->authority_len,
-                                     &seen->n_authority, seen);
-                        else if (nv.namelen == 4 && strncasecmp((const char *) nv.name, "host", 4) == 0)
-                                keep(&nv, seen->host, &seen->host_len, &seen->n_host, seen);
-                }
+                if (flags & NGHTTP2_HD_INFLATE_EMIT)
+                        field(&nv, seen);
                 if (flags & NGHTTP2_HD_INFLATE_FINAL) {
                         lib.end_headers(h->inf);
                         return len == 0 ? 0 : -EBADMSG;

@@ -22,6 +22,14 @@ struct hpack;
 struct hpack_seen {
         bool pseudo;                    /* any ":" field (a request has :method, ...) */
         bool too_long;                  /* an :authority or Host longer than HPACK_MAX_VALUE */
+        bool bad_name;                  /* a name with upper case, or an unknown pseudo-field:
+                                         * malformed (RFC 9113 §8.2.1, §8.3), and a server
+                                         * that took it anyway could read another host */
+        bool connect;                   /* :method CONNECT */
+        bool websocket;                 /* :protocol websocket (RFC 8441) */
+        unsigned n_protocol;
+        bool path_bad;                  /* a :path that is neither origin-form nor "*": an
+                                         * absolute URI names its own host */
         unsigned n_authority, n_host;
         unsigned char authority[HPACK_MAX_VALUE];
         size_t authority_len;

@@ -181,8 +181,6 @@ enum {
         H2_FRAME_HEADER = 9,
 };
 
-static const char h2_no_host[] = "an HTTP/2 request without :authority or Host";
-
 static uint32_t h2_len(const unsigned char *p) {
         return (uint32_t) p[0] << 16 | (uint32_t) p[1] << 8 | p[2];
 }
@@ -262,6 +260,18 @@ static enum http_frame_result h2_block(struct http_framer *f, const unsigned cha
         if (!seen.pseudo && seen.n_host == 0)
                 return HTTP_FRAME_MORE;         /* trailers: no request */
         f->requests++;
+        if (seen.bad_name || seen.path_bad) {
+                *why = seen.bad_name ? "an HTTP/2 request with an upper-case or unknown field name" :
+                                       "an HTTP/2 request whose :path is not a path (an absolute "
+                                       "URI names its own host)";
+                return HTTP_FRAME_BAD;
+        }
+        /* A tunnel's bytes are not HTTP the relay can follow (as CONNECT in HTTP/1); a
+         * WebSocket (RFC 8441) is, like an HTTP/1 Upgrade, the same site's. */
+        if (seen.connect && !(seen.n_protocol == 1 && seen.websocket)) {
+                *why = "an HTTP/2 CONNECT (a tunnel) on a connection allowed for one name";
+                return HTTP_FRAME_BAD;
+        }
         if (seen.too_long || seen.n_authority > 1 || seen.n_host > 1 ||
             (seen.n_authority && !sniff_host_from_authority(seen.authority, seen.authority_len, name)) ||
             (seen.n_authority && memchr(seen.authority, '@', seen.authority_len))) {
@@ -283,7 +293,7 @@ static enum http_frame_result h2_block(struct http_framer *f, const unsigned cha
                         memcpy(name, host, sizeof host);
         }
         if (!name[0]) {
-                *why = h2_no_host;
+                *why = "an HTTP/2 request without :authority or Host";
                 return HTTP_FRAME_BAD;
         }
         return HTTP_FRAME_REQUEST;
@@ -335,37 +345,6 @@ static enum http_frame_result h2_frame(struct http_framer *f, const unsigned cha
 
 void http_framer_done(struct http_framer *f) {
         f->hp = hpack_free(f->hp);
-}
-
-enum sniff_result http_h2_first(const unsigned char *buf, size_t len,
-                                char name[SNIFF_MAX_NAME + 1]) {
-        struct http_framer f = { .state = HTTP_H2_PREFACE };
-        enum sniff_result s = SNIFF_NEED_MORE;
-        size_t pos = 0;
-
-        for (;;) {
-                const char *why;
-                size_t used = 0;
-                enum http_frame_result r = h2_frame(&f, buf + pos, len - pos, &used, name, &why);
-
-                if (r == HTTP_FRAME_REQUEST) {
-                        s = SNIFF_H2;
-                        break;
-                }
-                if (r == HTTP_FRAME_BAD) {
-                        s = why == h2_no_host ? SNIFF_HTTP_NO_HOST : SNIFF_MALFORMED;
-                        break;
-                }
-                if (used == 0 || pos + used >= len) {
-                        /* A frame that names no host may be cut at the end of what came. */
-                        break;
-                }
-                pos += used;
-        }
-        http_framer_done(&f);
-        if (s != SNIFF_H2)
-                name[0] = 0;
-        return s;
 }
 
 enum http_frame_result http_frame(struct http_framer *f, const unsigned char *buf, size_t len,

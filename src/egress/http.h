@@ -73,12 +73,6 @@ enum http_frame_result http_frame(struct http_framer *f, const unsigned char *bu
 /* Frees what an HTTP/2 connection's framing holds. */
 void http_framer_done(struct http_framer *f);
 
-/* The first request of an HTTP/2 connection (prior knowledge: buf starts with the preface),
- * framed as http_frame() frames it: SNIFF_H2 with its host in name, SNIFF_NEED_MORE,
- * SNIFF_HTTP_NO_HOST, or SNIFF_MALFORMED (a frame or header block the framer refuses). */
-enum sniff_result http_h2_first(const unsigned char *buf, size_t len,
-                                char name[SNIFF_MAX_NAME + 1]);
-
 /* In HTTP_UPGRADE_WAIT: the first bytes the server sent after the Upgrade request. false
  * while its status line is incomplete; true once decided (101: HTTP_OPAQUE; anything else,
  * even malformed: framing goes on at the next request). */

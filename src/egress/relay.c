@@ -255,16 +255,19 @@ static int http_pump(struct egress *e, struct conn *c) {
                 if (h->len > h->ok) {
                         r = http_frame(&h->f, h->buf + h->ok, h->len - h->ok, &used, name, &why);
                         if (r == HTTP_FRAME_BAD) {
-                                (void) snprintf(detail, sizeof detail, "HTTP request %u on this "
-                                                "connection: %s", h->f.requests, why);
+                                (void) snprintf(detail, sizeof detail, "%s request %u on this "
+                                                "connection: %s",
+                                                h->f.state >= HTTP_H2_PREFACE ? "HTTP/2" : "HTTP",
+                                                h->f.requests, why);
                                 conn_deny(e, c, CAISSON_REASON_EGRESS_SNI_MISMATCH, detail);
                                 return -1;
                         }
                         if (r == HTTP_FRAME_REQUEST && !sniff_name_equal(name, c->d.by_name)) {
                                 /* A kept-alive connection to a CDN address: the second request
                                  * may name another of its sites. */
-                                (void) snprintf(detail, sizeof detail, "HTTP request %u on this "
+                                (void) snprintf(detail, sizeof detail, "%s request %u on this "
                                                 "connection names '%s', allowed for '%s'",
+                                                h->f.state >= HTTP_H2_PREFACE ? "HTTP/2" : "HTTP",
                                                 h->f.requests, name, c->d.by_name);
                                 conn_deny(e, c, CAISSON_REASON_EGRESS_SNI_MISMATCH, detail);
                                 return -1;
@@ -495,15 +498,15 @@ static void sniff_step(struct egress *e, struct conn *c, bool timed_out) {
         case SNIFF_TLS:
         case SNIFF_HTTP:
         case SNIFF_H2:
-                if (sniff_name_equal(name, c->d.by_name)) {
+                /* HTTP/2: each request's :authority, its first one too, is the framer's to
+                 * check; none of a header block goes on before. */
+                if (r == SNIFF_H2 || sniff_name_equal(name, c->d.by_name)) {
                         if (!c->late_sniff)
                                 c->mark = r == SNIFF_TLS ? "TLS SNI matches the allowed name" :
-                                          r == SNIFF_H2 ? "HTTP/2 :authority matches the allowed name" :
+                                          r == SNIFF_H2 ? "HTTP/2: every request's :authority is checked" :
                                                           "HTTP Host matches the allowed name";
                         /* HTTP keeps its connection for more requests: each is checked. The
-                         * bytes read so far are the framer's first; HTTP/2's first request
-                         * is framed (and checked) again there, with the connection's HPACK
-                         * state from its start. */
+                         * bytes read so far are the framer's first. */
                         if (r != SNIFF_TLS) {
                                 c->http = calloc(1, sizeof *c->http);
                                 if (!c->http) {
@@ -522,8 +525,7 @@ static void sniff_step(struct egress *e, struct conn *c, bool timed_out) {
                 }
                 /* A CDN address serves many names: only the one the policy allowed. */
                 (void) snprintf(detail, sizeof detail, "%s names '%s', allowed for '%s'",
-                                r == SNIFF_TLS ? "TLS SNI" : r == SNIFF_H2 ? "HTTP/2 :authority" :
-                                "HTTP Host", name, c->d.by_name);
+                                r == SNIFF_TLS ? "TLS SNI" : "HTTP Host", name, c->d.by_name);
                 conn_deny(e, c, CAISSON_REASON_EGRESS_SNI_MISMATCH, detail);
                 return;
         case SNIFF_UNKNOWN:

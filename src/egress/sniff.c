@@ -5,7 +5,6 @@
  * show the relay one name and the server another. */
 #include <string.h>
 
-#include "egress/http.h"
 #include "egress/sniff.h"
 
 static const char *const result_names[] = {
@@ -398,9 +397,11 @@ enum sniff_result sniff_parse(const unsigned char *buf, size_t len,
         if (buf[0] == 0x16 || (buf[0] >= 0x14 && buf[0] <= 0x18 && (len < 2 || buf[1] == 0x03)))
                 r = len < 2 && buf[0] != 0x16 ? SNIFF_NEED_MORE : sniff_tls(buf, len, name);
         else if (memcmp(buf, HTTP2_PREFACE, len < 24 ? len : 24) == 0)
-                /* HTTP/2 with prior knowledge (h2c, gRPC without TLS): the name is in the
-                 * first request's header block, HPACK-coded. */
-                r = len < 24 ? SNIFF_NEED_MORE : http_h2_first(buf, len, name);
+                /* HTTP/2 with prior knowledge (h2c, gRPC without TLS): the names are in the
+                 * requests' header blocks, which the relay's framer checks one by one. A
+                 * client may wait for the server's SETTINGS before its first request (gRPC
+                 * does), so the preface alone decides: waiting for a request would stall. */
+                r = len < 24 ? SNIFF_NEED_MORE : SNIFF_H2;
         else {
                 /* RFC 9112 §2.2: a server ignores empty lines before the request-line (nginx,
                  * Apache and Node skip any number), so "\r\nGET ..." is HTTP as well. */
@@ -422,7 +423,7 @@ enum sniff_result sniff_parse(const unsigned char *buf, size_t len,
         /* At the cap, a prefix is all there will ever be. */
         if (r == SNIFF_NEED_MORE && len >= SNIFF_MAX_BYTES)
                 r = SNIFF_MALFORMED;
-        if (r != SNIFF_TLS && r != SNIFF_HTTP && r != SNIFF_H2)
+        if (r != SNIFF_TLS && r != SNIFF_HTTP)
                 name[0] = 0;
         return r;
 }

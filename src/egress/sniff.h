@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* src/egress/sniff.h — the name a client asks for in the first bytes of a TCP connection:
- * the TLS ClientHello's server_name (SNI), the HTTP/1.x Host header, or the :authority of
- * the first HTTP/2 request. Pure (no syscalls, no allocation) but for HTTP/2, whose header
- * block is decoded by hpack.c; the bytes are the agent's and untrusted. The relay compares the result with the
+ * the TLS ClientHello's server_name (SNI) or the HTTP/1.x Host header; HTTP/2's preface is
+ * recognised, its requests' names are the framer's (http.h). Pure: no syscalls, no
+ * allocation; the bytes are the agent's and untrusted. The relay compares the result with the
  * name the connection was allowed for, so one CDN address admits only the allowed site. */
 #ifndef CAISSON_EGRESS_SNIFF_H
 #define CAISSON_EGRESS_SNIFF_H
@@ -21,8 +21,8 @@ enum sniff_result {
         SNIFF_HTTP_NO_HOST,     /* complete HTTP headers without (or with an empty) Host */
         SNIFF_MALFORMED,        /* starts like TLS or HTTP but breaks the grammar */
         SNIFF_UNKNOWN,          /* neither protocol: decided on the address */
-        SNIFF_H2,               /* HTTP/2 with prior knowledge whose first request names a
-                                 * host (:authority, or Host): in name */
+        SNIFF_H2,               /* the HTTP/2 connection preface (prior knowledge): no name
+                                 * here, each request's is checked by the framer (http.h) */
 };
 
 /* The client connection preface of HTTP/2 (RFC 9113 §3.4), 24 bytes. */

@@ -544,13 +544,20 @@ def p_keepalive(host, port, host1, host2):
 def p_h2(host, port, *names):
     """HTTP/2 with prior knowledge: one request per name, streams 1, 3, ... on one
     connection, each header block HPACK-coded as plain literals (:authority NAME); ok when
-    every request was answered."""
+    every request was answered. With "wait" first, as gRPC clients do: the server's SETTINGS
+    are awaited before the first request."""
     def block(name):
         n = name.encode()
         # :method GET, :scheme http, :path / (static), :authority literal without indexing
         return b"\x82\x86\x84\x01" + bytes([len(n)]) + n
+    wait = names[:1] == ("wait",)
+    names = names[1:] if wait else names
     with connect(host, port) as s:
         s.sendall(H2_PREFACE + h2_frame(4, 0, 0))
+        if wait:
+            head = recv_exact(s, 9)
+            if head is None or head[3] != 4:
+                raise Fail("no-server-settings")
         answered = 0
         for i, name in enumerate(names):
             stream = 2 * i + 1

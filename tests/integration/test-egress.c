@@ -797,11 +797,12 @@ Test(egress, upgrade_answer_decides_framing) {
         netlab_stop(lab);
 }
 
-/* HTTP/2 with prior knowledge (h2c, gRPC without TLS): the :authority of each request must
- * be the allowed name, the first one before anything is connected, and every later one on
- * the same connection (one HPACK state for the whole connection). curl, whose nghttp2
- * Huffman-codes the name, gets through. Before, the relay refused all of h2c. Controls:
- * without caisson the server answers every name. */
+/* HTTP/2 with prior knowledge (h2c, gRPC without TLS): the :authority of each request on
+ * the connection must be the allowed name (one HPACK state for the whole connection), and
+ * no header block reaches the server before it is checked. curl, whose nghttp2
+ * Huffman-codes the name, gets through, and so does a client that waits for the server's
+ * SETTINGS before its first request, as gRPC's do. Before, the relay refused all of h2c.
+ * Controls: without caisson the server answers every name. */
 Test(egress, h2c_every_authority_checked) {
         struct netlab *lab = netlab_start();
         char *wd = lab_workdir(lab);
@@ -812,6 +813,8 @@ Test(egress, h2c_every_authority_checked) {
                 { "curl", "curl --http2-prior-knowledge http://allowed.lab.test:8081/" },
                 { "curlcdn", "curl --http2-prior-knowledge --resolve cdn.lab.test:8081:" NETLAB_WEB
                              " http://cdn.lab.test:8081/" },
+                { "grpc", "h2 allowed.lab.test 8081 wait allowed.lab.test allowed.lab.test" },
+                { "grpccdn", "h2 allowed.lab.test 8081 wait cdn.lab.test" },
         };
 
         require_egress(lab, wd);
@@ -823,11 +826,15 @@ Test(egress, h2c_every_authority_checked) {
         expect_ok(&p[3]);
         expect_detail(&p[3], "h2-ok");
         expect_refused(&p[4]);
+        expect_ok(&p[5]);
+        expect_detail(&p[5], "2-answered");
+        expect_refused(&p[6]);
         cr_expect(!netlab_log_has(lab, "h2", "cdn.lab.test"), "%s", netlab_log(lab, "h2"));
         cr_expect(event_has(last_events, "egress.denied", "sni_mismatch",
-                            "HTTP/2 :authority names 'cdn.lab.test'"), "%s", last_events ?: "");
+                            "HTTP/2 request 1 on this connection names 'cdn.lab.test'"),
+                  "%s", last_events ?: "");
         cr_expect(event_has(last_events, "egress.denied", "sni_mismatch",
-                            "request 2 on this connection names 'cdn.lab.test'"),
+                            "HTTP/2 request 2 on this connection names 'cdn.lab.test'"),
                   "%s", last_events ?: "");
         control_ok(lab, "h2 " NETLAB_WEB " 8081 allowed.lab.test cdn.lab.test");
         cr_expect(netlab_log_has(lab, "h2", "cdn.lab.test"), "%s", netlab_log(lab, "h2"));

@@ -375,3 +375,43 @@ Test(http, h2c_upgrade_framed_as_h2) {
         cr_expect_str_eq(FRAME("GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket, h2cx\r\n\r\n"
                                "PRI", "HTTP/1.1 101 x\r\n"), "a.test|.");
 }
+
+/* What a lenient server could read as another host, or as a tunnel: refused as HTTP/2 says
+ * malformed (RFC 9113 §8.2.1, §8.3) or as HTTP/1 CONNECT is. */
+Test(http, h2_tunnels_absolute_paths_and_odd_names_refused) {
+        struct h2 o;
+
+        h2_start(&o, true);
+        h2_headers(&o, 1, F(":method", "CONNECT", ":authority", "a.test:443"));
+        cr_expect_str_eq(h2_done(&o), "!an HTTP/2 CONNECT (a tunnel) on a connection allowed for "
+                                      "one name");
+        h2_start(&o, true);
+        h2_headers(&o, 1, F(":method", "CONNECT", ":protocol", "connect-udp", ":scheme", "http",
+                            ":path", "/.well-known/masque/udp/x/53/", ":authority", "a.test"));
+        cr_expect(strstr(h2_done(&o), "!an HTTP/2 CONNECT"));
+        /* A WebSocket (RFC 8441) is the same site's, as an HTTP/1 Upgrade is. */
+        h2_start(&o, true);
+        h2_headers(&o, 1, F(":method", "CONNECT", ":protocol", "websocket", ":scheme", "http",
+                            ":path", "/chat", ":authority", "a.test"));
+        cr_expect_str_eq(h2_done(&o), "a.test|.");
+        /* An absolute URI in :path names its own host (Go's server takes it). */
+        h2_start(&o, true);
+        h2_headers(&o, 1, F(":method", "GET", ":scheme", "http", ":path", "http://evil.test/",
+                            ":authority", "a.test"));
+        cr_expect(strstr(h2_done(&o), "!an HTTP/2 request whose :path is not a path"));
+        h2_start(&o, true);
+        h2_headers(&o, 1, F(":method", "OPTIONS", ":scheme", "http", ":path", "*",
+                            ":authority", "a.test"));
+        cr_expect_str_eq(h2_done(&o), "a.test|.");
+        /* Upper case, or a pseudo-field HTTP/2 does not define. */
+        h2_start(&o, true);
+        h2_headers(&o, 1, F(":method", "GET", ":scheme", "http", ":path", "/",
+                            ":Authority", "evil.test", "host", "a.test"));
+        cr_expect(strstr(h2_done(&o), "!an HTTP/2 request with an upper-case or unknown field"));
+        h2_start(&o, true);
+        h2_headers(&o, 1, F(GET("a.test"), "Host", "a.test"));
+        cr_expect(strstr(h2_done(&o), "!an HTTP/2 request with an upper-case"));
+        h2_start(&o, true);
+        h2_headers(&o, 1, F(GET("a.test"), ":host", "evil.test"));
+        cr_expect(strstr(h2_done(&o), "unknown field name"));
+}
