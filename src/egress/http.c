@@ -257,13 +257,17 @@ static enum http_frame_result h2_block(struct http_framer *f, const unsigned cha
                 }
         }
         *used = total;
+        /* Before the trailers' pass: "HOST" alone must not go on as trailers. */
+        if (seen.bad_name) {
+                *why = "an HTTP/2 request with an upper-case or unknown field name";
+                return HTTP_FRAME_BAD;
+        }
         if (!seen.pseudo && seen.n_host == 0)
                 return HTTP_FRAME_MORE;         /* trailers: no request */
         f->requests++;
-        if (seen.bad_name || seen.path_bad) {
-                *why = seen.bad_name ? "an HTTP/2 request with an upper-case or unknown field name" :
-                                       "an HTTP/2 request whose :path is not a path (an absolute "
-                                       "URI names its own host)";
+        if (seen.path_bad) {
+                *why = "an HTTP/2 request whose :path is not a path (an absolute URI names "
+                       "its own host)";
                 return HTTP_FRAME_BAD;
         }
         /* A tunnel's bytes are not HTTP the relay can follow (as CONNECT in HTTP/1); a

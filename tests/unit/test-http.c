@@ -414,4 +414,10 @@ Test(http, h2_tunnels_absolute_paths_and_odd_names_refused) {
         h2_start(&o, true);
         h2_headers(&o, 1, F(GET("a.test"), ":host", "evil.test"));
         cr_expect(strstr(h2_done(&o), "unknown field name"));
+        /* Not trailers: a block of "HOST" alone on a new stream (found by fuzz-http). */
+        h2_start(&o, true);
+        h2_headers(&o, 1, F(GET("a.test")));
+        h2_headers(&o, 3, F("HOST", "evil.test"));
+        cr_expect_str_eq(h2_done(&o), "a.test|!an HTTP/2 request with an upper-case or unknown "
+                                      "field name");
 }
