@@ -1152,7 +1152,9 @@ out:
         }
         if (state_made)
                 events_emit(&ev, EVENT_SANDBOX_DESTROYED, CAISSON_REASON_NONE, NULL);
-        events_close(&ev);
+        /* A reader of --events that stopped reading keeps caisson here, the sandbox gone,
+         * until it reads or the user gives up (^C). */
+        events_close(&ev, sfd);
         env_done(&env);
         run_args_done(&a);
         return ret;

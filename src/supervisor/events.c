@@ -3,8 +3,12 @@
  * {"type":"event","seq":N,"time":RFC3339ns,"sandbox":ID,"event":NAME,"reason":CODE,...}. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -45,13 +49,25 @@ struct event_line {
         char text[];                    /* the record and its "\n" */
 };
 
-/* Whole lines, waiting as long as the sink takes. */
-static int write_all(int fd, const char *p, size_t len) {
+/* Whole lines, waiting as long as the sink takes, unless told to stop (stop_fd readable):
+ * -ECANCELED. The sink's description is non-blocking (events_open), so the wait is a poll
+ * that the stop can end. */
+static int write_all(int fd, int stop_fd, const char *p, size_t len) {
         while (len > 0) {
                 ssize_t n = write(fd, p, len);
 
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (n < 0 && errno == EAGAIN) {
+                        struct pollfd pfd[2] = { { .fd = fd, .events = POLLOUT },
+                                                 { .fd = stop_fd, .events = POLLIN } };
+
+                        if (poll(pfd, stop_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+                                return -errno;
+                        if (pfd[1].revents & POLLIN)
+                                return -ECANCELED;
+                        continue;
+                }
                 if (n <= 0)
                         return n < 0 ? -errno : -EIO;
                 p += n;
@@ -85,8 +101,8 @@ static void *writer_main(void *userdata) {
                         continue;
                 }
                 (void) pthread_mutex_unlock(&ev->lock);
-                r = write_all(ev->fd, l->text, l->len);
-                if (r < 0)
+                r = write_all(ev->fd, ev->stop_fd, l->text, l->len);
+                if (r < 0 && r != -ECANCELED)
                         log_warning("events: the sink failed (%s): record %llu and those after "
                                     "it are dropped", strerror(-r), (unsigned long long) l->seq);
                 free(l);
@@ -97,13 +113,16 @@ static void *writer_main(void *userdata) {
                 }
         }
         (void) pthread_mutex_unlock(&ev->lock);
+        if (ev->done_fd >= 0)
+                (void) eventfd_write(ev->done_fd, 1);
         return NULL;
 }
 
 int events_open(struct events *ev, const char *path, const char *sandbox) {
         struct stat st;
 
-        *ev = (struct events) { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+        *ev = (struct events) { .fd = -1, .stop_fd = -1, .done_fd = -1,
+                                .lock = PTHREAD_MUTEX_INITIALIZER };
         (void) snprintf(ev->sandbox, sizeof ev->sandbox, "%s", sandbox);
         if (!path)
                 return 0;
@@ -114,6 +133,11 @@ int events_open(struct events *ev, const char *path, const char *sandbox) {
          * (which answers the sandbox's held syscalls) and the relay must not. Records
          * queue until events_start() starts the writer. */
         if (fstat(ev->fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+                /* The description is caisson's own (opened here, by path): non-blocking,
+                 * so the writer's wait can be ended (write_all). */
+                (void) fcntl(ev->fd, F_SETFL, fcntl(ev->fd, F_GETFL) | O_NONBLOCK);
+                ev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                ev->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
                 (void) pthread_cond_init(&ev->cond, NULL);
                 ev->queued = true;
         }
@@ -195,7 +219,33 @@ void events_start(struct events *ev) {
                             "exits");
 }
 
-void events_close(struct events *ev) {
+/* Waits for the writer to finish; a quitting signal on sigfd tells it to stop waiting for
+ * the sink. Other signals (SIGCHLD, SIGWINCH) are read and ignored. */
+static void wait_writer(struct events *ev, int sigfd) {
+        for (;;) {
+                struct pollfd pfd[2] = { { .fd = ev->done_fd, .events = POLLIN },
+                                         { .fd = sigfd, .events = POLLIN } };
+                struct signalfd_siginfo si;
+
+                if (ev->done_fd < 0 || poll(pfd, sigfd >= 0 ? 2 : 1, -1) < 0) {
+                        if (ev->done_fd >= 0 && errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (pfd[0].revents & POLLIN)
+                        break;
+                while (read(sigfd, &si, sizeof si) == sizeof si)
+                        if (!ev->abandoned &&
+                            (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM ||
+                             si.ssi_signo == SIGHUP || si.ssi_signo == SIGQUIT)) {
+                                ev->abandoned = true;
+                                (void) eventfd_write(ev->stop_fd, 1);
+                        }
+        }
+        (void) pthread_join(ev->writer, NULL);
+}
+
+void events_close(struct events *ev, int sigfd) {
         if (ev->queued) {
                 (void) pthread_mutex_lock(&ev->lock);
                 ev->closing = true;
@@ -203,15 +253,20 @@ void events_close(struct events *ev) {
                 (void) pthread_mutex_unlock(&ev->lock);
                 /* Without a writer (it never started), what is queued is written here. */
                 if (ev->writing)
-                        (void) pthread_join(ev->writer, NULL);
+                        wait_writer(ev, sigfd);
                 else
                         (void) writer_main(ev);
                 (void) pthread_cond_destroy(&ev->cond);
                 ev->queued = false;
                 if (ev->dropped > 0)
                         log_warning("events: %llu records dropped: the events sink %s",
-                                    (unsigned long long) ev->dropped, ev->failed ? "failed" :
+                                    (unsigned long long) ev->dropped,
+                                    ev->abandoned ? "did not take them before caisson was told "
+                                                    "to stop waiting" :
+                                    ev->failed ? "failed" :
                                     "took no more (64 MiB were waiting for it)");
         }
         ev->fd = safe_close(ev->fd);
+        ev->stop_fd = safe_close(ev->stop_fd);
+        ev->done_fd = safe_close(ev->done_fd);
 }

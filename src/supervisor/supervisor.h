@@ -47,6 +47,9 @@ struct events {
         bool writing;      /* the writer thread runs */
         bool closing;
         bool failed;       /* a write to the sink failed: the rest is dropped */
+        bool abandoned;    /* the wait for the sink at close was given up (a signal) */
+        int stop_fd;       /* eventfd: the writer stops waiting for the sink */
+        int done_fd;       /* eventfd: the writer has finished */
         pthread_t writer;
         pthread_cond_t cond;
         struct event_line *head, *tail;
@@ -66,7 +69,10 @@ void events_start(struct events *ev);
 /* Writes out what is queued (waiting for the sink as long as it takes: a reader that keeps
  * the pipe open and never reads keeps caisson from exiting, after the sandbox is gone),
  * then closes. */
-void events_close(struct events *ev);
+/* Writes what is queued, waiting as long as the sink takes it, then closes. With sigfd
+ * (a signalfd, or -1): SIGINT, SIGTERM, SIGHUP or SIGQUIT read from it ends the wait, and
+ * the records not taken are counted as dropped and said so. */
+void events_close(struct events *ev, int sigfd);
 /* Whether records go anywhere: without a sink, callers need not build them. The sink is
  * fixed between events_open and events_close, so any thread may ask. */
 bool events_wanted(const struct events *ev);

@@ -538,6 +538,52 @@ Test(run, stalled_events_pipe_does_not_stall_supervisor) {
         free(all);
 }
 
+/* At exit caisson waits for an --events reader to take every record (none lost), however
+ * long: but ^C (or SIGTERM) ends that wait, with the records not taken counted as dropped
+ * and said so. Positive control: without the signal, caisson is still waiting seconds
+ * after its sandbox is gone. */
+Test(run, signal_ends_wait_for_stalled_events_reader) {
+        char *wd = h_workdir(NULL), *fifo = h_path(wd, "ev.fifo"), *evarg;
+        const char *argv[] = { h_caisson(), "run", "--workdir", wd, "-T", "--timeout", "2s", NULL,
+                               "--", "/bin/sh", "-c", "while :; do ./probe mount >/dev/null; done",
+                               NULL };
+        int rd, queued = 0;
+        bool gone = false;
+        struct h_proc p;
+        struct h_result r;
+        double t;
+
+        cr_assert_eq(mkfifo(fifo, 0600), 0);
+        rd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        cr_assert(rd >= 0);
+        cr_assert(asprintf(&evarg, "--events=%s", fifo) > 0);
+        argv[7] = evarg;
+        cr_assert_eq(h_spawn(argv, NULL, &p), 0);
+        h_register_pid(p.pid);
+        for (int i = 0; i < 250 && queued < 60000; i++) {
+                usleep(20000);
+                cr_assert_eq(ioctl(rd, FIONREAD, &queued), 0);
+        }
+        cr_assert_geq(queued, 60000, "the records did not fill the pipe: %d bytes", queued);
+        for (int i = 0; i < 100 && !gone; i++) {
+                usleep(100000);
+                gone = children_of(p.pid) == 0;
+        }
+        cr_assert(gone, "the sandbox still runs past --timeout");
+        /* Control: the sandbox is gone and caisson still waits for the reader. */
+        usleep(1500000);
+        cr_assert_eq(waitpid(p.pid, NULL, WNOHANG), 0, "caisson exited without its records");
+        cr_assert_eq(kill(p.pid, SIGTERM), 0);
+        t = h_now();
+        h_wait(&p, 10, &r);
+        cr_expect_lt(h_now() - t, 3.0, "SIGTERM did not end the wait");
+        cr_expect_eq(r.code, 124, "exit %d: %s", r.code, r.err);
+        cr_expect(strstr(r.err, "records dropped") && strstr(r.err, "told to stop waiting"),
+                  "not said: %s", r.err);
+        h_result_done(&r);
+        close(rd);
+}
+
 /* A policy for the nobody user with sd read-write, and with it a state directory when
  * state is true. */
 static char *state_policy(const char *wd, const char *sd, bool state) {
