@@ -60,12 +60,14 @@ void log_flush(void) {
         pthread_mutex_unlock(&hold_lock);
 }
 
-void log_hold_end(void) {
+void log_hold_end(bool (*wait)(int fd, void *userdata), void *userdata) {
         pthread_mutex_lock(&hold_lock);
         if (hold_fd >= 0) {
-                (void) fcntl(hold_fd, F_SETFL, fcntl(hold_fd, F_GETFL) & ~O_NONBLOCK);
-                held_write();
-                if (n_dropped > 0)
+                if (!wait)
+                        (void) fcntl(hold_fd, F_SETFL, fcntl(hold_fd, F_GETFL) & ~O_NONBLOCK);
+                for (held_write(); n_held > 0 && wait && wait(hold_fd, userdata);)
+                        held_write();
+                if (n_dropped > 0 && (!wait || wait(hold_fd, userdata)))
                         (void) dprintf(hold_fd, "caisson: %lu messages dropped: stderr took no "
                                        "more output\n", n_dropped);
                 (void) close(hold_fd);

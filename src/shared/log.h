@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
@@ -18,12 +19,14 @@ void log_full(enum log_level level, int errnum, const char *fmt, ...)
  * that takes no more output: log_hold_begin() writes them through a non-blocking file
  * description of stderr of our own, keeping what does not fit (16 KiB, then counted as
  * dropped) for log_flush(), which the loop calls each round (and when log_held_fd(), an fd
- * while anything is held, takes output), and log_hold_end(), which writes the rest out
- * blocking. Without a tty or pipe on stderr, nothing changes. */
+ * while anything is held, takes output), and log_hold_end(), which writes the rest out,
+ * waiting for stderr with wait(fd, userdata) (blocking when wait is NULL); a wait that
+ * returns false gives up, and what is left is dropped. Without a tty or pipe on stderr,
+ * nothing changes. */
 void log_hold_begin(void);
 int log_held_fd(void);
 void log_flush(void);
-void log_hold_end(void);
+void log_hold_end(bool (*wait)(int fd, void *userdata), void *userdata);
 
 #define log_error(...) log_full(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
 #define log_warning(...) log_full(LOG_LEVEL_WARNING, 0, __VA_ARGS__)

@@ -431,19 +431,50 @@ static struct relay to_terminal(int src, int fd) {
         return (struct relay) { .src = src, .dst = own >= 0 ? own : fd, .own_dst = own };
 }
 
-/* After the tree is gone: whatever is still buffered in our pipes or the pty. */
-static void relay_drain(struct relay *r) {
+/* At exit, the sandbox gone: waits until fd takes output, or until a quitting signal
+ * (^C, SIGTERM, SIGHUP, SIGQUIT) is read from the signalfd, as a program blocked writing
+ * to a stopped terminal would die of it. false then, and for every wait after. */
+struct exit_wait {
+        int sfd;
+        bool quit;
+};
+
+static bool exit_wait_writable(int fd, void *userdata) {
+        struct exit_wait *w = userdata;
+
+        while (!w->quit) {
+                struct pollfd p[2] = { { .fd = fd, .events = POLLOUT },
+                                       { .fd = w->sfd, .events = POLLIN } };
+                struct signalfd_siginfo si;
+
+                if (poll(p, w->sfd >= 0 ? 2 : 1, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return true;    /* the write says what is wrong */
+                }
+                while (w->sfd >= 0 && (p[1].revents & POLLIN) &&
+                       read(w->sfd, &si, sizeof si) == sizeof si)
+                        w->quit |= si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM ||
+                                   si.ssi_signo == SIGHUP || si.ssi_signo == SIGQUIT;
+                if (!w->quit && p[0].revents)
+                        return true;
+        }
+        return false;
+}
+
+/* After the tree is gone: whatever is still buffered in our pipes or the pty, written out
+ * in full, as a plain write to the terminal would be; a relay through our own non-blocking
+ * description waits in exit_wait_writable(), which a quitting signal ends. */
+static void relay_drain(struct relay *r, struct exit_wait *w) {
         int fl = fcntl(r->src, F_GETFL);
 
         if (r->done || r->close_dst)
                 return;
-        /* Written out in full now, as a plain write to the terminal would be: the sandbox
-         * is gone, nothing waits on the supervisor but the caller. */
-        if (r->own_dst >= 0)
-                (void) fcntl(r->own_dst, F_SETFL, fcntl(r->own_dst, F_GETFL) & ~O_NONBLOCK);
         (void) fcntl(r->src, F_SETFL, fl | O_NONBLOCK);
         for (int i = 0; i < 4096 && !r->done; i++) {
                 relay_pump(r, POLLIN, POLLOUT);
+                if (r->len > 0 && r->own_dst >= 0 && !exit_wait_writable(r->dst, w))
+                        return;
                 if (r->len == 0 && !r->done) {
                         struct pollfd p = { .fd = r->src, .events = POLLIN };
 
@@ -735,6 +766,7 @@ int cmd_run(int argc, char **argv) {
         size_t n_relays = 0;
         int agent_fds[3] = { 0, 1, 2 }, owned[3] = { -1, -1, -1 };
         struct supervise sv = { .lc = &lc, .ev = &ev, .exit_code = EXIT_CAISSON };
+        struct exit_wait xw = { .sfd = -1 };
         struct egress *eg = NULL;
         struct egress_config ecfg = { 0 };
         bool network = false;
@@ -1128,8 +1160,9 @@ out:
                 state_remove(id);
         }
         lifecycle_teardown(&lc);
+        xw.sfd = sfd;
         for (size_t i = 0; i < n_relays; i++)
-                relay_drain(&relays[i]);
+                relay_drain(&relays[i], &xw);
         for (size_t i = 0; i < n_relays; i++)
                 if (relays[i].close_dst)
                         relays[i].dst = safe_close(relays[i].dst);
@@ -1137,7 +1170,7 @@ out:
                         relays[i].src = safe_close(relays[i].src);
         for (size_t i = 0; i < n_relays; i++)
                 relays[i].own_dst = safe_close(relays[i].own_dst);
-        log_hold_end();
+        log_hold_end(exit_wait_writable, &xw);
         term.master = -1;
         terminal_restore();
         if (persist_candidates) {
@@ -1154,7 +1187,7 @@ out:
                 events_emit(&ev, EVENT_SANDBOX_DESTROYED, CAISSON_REASON_NONE, NULL);
         /* A reader of --events that stopped reading keeps caisson here, the sandbox gone,
          * until it reads or the user gives up (^C). */
-        events_close(&ev, sfd);
+        events_close(&ev, sfd, &xw.quit);
         env_done(&env);
         run_args_done(&a);
         return ret;

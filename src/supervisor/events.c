@@ -221,7 +221,11 @@ void events_start(struct events *ev) {
 
 /* Waits for the writer to finish; a quitting signal on sigfd tells it to stop waiting for
  * the sink. Other signals (SIGCHLD, SIGWINCH) are read and ignored. */
-static void wait_writer(struct events *ev, int sigfd) {
+static void wait_writer(struct events *ev, int sigfd, bool *quit) {
+        if (*quit) {
+                ev->abandoned = true;
+                (void) eventfd_write(ev->stop_fd, 1);
+        }
         for (;;) {
                 struct pollfd pfd[2] = { { .fd = ev->done_fd, .events = POLLIN },
                                          { .fd = sigfd, .events = POLLIN } };
@@ -238,14 +242,14 @@ static void wait_writer(struct events *ev, int sigfd) {
                         if (!ev->abandoned &&
                             (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM ||
                              si.ssi_signo == SIGHUP || si.ssi_signo == SIGQUIT)) {
-                                ev->abandoned = true;
+                                ev->abandoned = *quit = true;
                                 (void) eventfd_write(ev->stop_fd, 1);
                         }
         }
         (void) pthread_join(ev->writer, NULL);
 }
 
-void events_close(struct events *ev, int sigfd) {
+void events_close(struct events *ev, int sigfd, bool *quit) {
         if (ev->queued) {
                 (void) pthread_mutex_lock(&ev->lock);
                 ev->closing = true;
@@ -253,7 +257,7 @@ void events_close(struct events *ev, int sigfd) {
                 (void) pthread_mutex_unlock(&ev->lock);
                 /* Without a writer (it never started), what is queued is written here. */
                 if (ev->writing)
-                        wait_writer(ev, sigfd);
+                        wait_writer(ev, sigfd, quit);
                 else
                         (void) writer_main(ev);
                 (void) pthread_cond_destroy(&ev->cond);

@@ -70,9 +70,10 @@ void events_start(struct events *ev);
  * the pipe open and never reads keeps caisson from exiting, after the sandbox is gone),
  * then closes. */
 /* Writes what is queued, waiting as long as the sink takes it, then closes. With sigfd
- * (a signalfd, or -1): SIGINT, SIGTERM, SIGHUP or SIGQUIT read from it ends the wait, and
- * the records not taken are counted as dropped and said so. */
-void events_close(struct events *ev, int sigfd);
+ * (a signalfd, or -1): SIGINT, SIGTERM, SIGHUP or SIGQUIT read from it ends the wait (and
+ * sets *quit), as does *quit already set; the records not taken are counted as dropped and
+ * said so. */
+void events_close(struct events *ev, int sigfd, bool *quit);
 /* Whether records go anywhere: without a sink, callers need not build them. The sink is
  * fixed between events_open and events_close, so any thread may ask. */
 bool events_wanted(const struct events *ev);

@@ -340,6 +340,47 @@ Test(pty, stopped_terminal_does_not_stall_supervisor) {
         }
 }
 
+/* At exit caisson writes the agent's last output to the caller's terminal, waiting as
+ * long as the terminal takes; stopped (^S) it waits, as any program writing to it would,
+ * and as such a program would die of it, ^C (here SIGTERM) ends the wait. Positive control:
+ * a second after the agent is gone, caisson still waits. */
+Test(pty, signal_ends_exit_wait_on_stopped_terminal) {
+        char *wd = h_workdir(NULL);
+        const char *modes[] = { "-t", "-T" };
+
+        for (size_t m = 0; m < 2; m++) {
+                struct term t;
+                bool gone = false;
+                double start;
+                int code;
+
+                term_open(&t, 24, 80);
+                term_spawn(&t, wd, A(modes[m], "--timeout", "3s"),
+                           A("/bin/sh", "-c", "echo ready; exec yes"));
+                cr_assert(term_expect(&t, "ready", 15000), "%s: output: %s", modes[m], t.out);
+                for (int i = 0; i < 100 && !tree_has(t.pid, "yes"); i++)
+                        usleep(20000);
+                cr_assert(tree_has(t.pid, "yes"), "%s: no agent below caisson", modes[m]);
+                cr_assert_eq(tcflow(t.slave, TCOOFF), 0);
+                for (int i = 0; i < 100 && !gone; i++) {
+                        usleep(100000);
+                        gone = !tree_has(t.pid, "yes");
+                }
+                cr_assert(gone, "%s: the agent still runs past --timeout", modes[m]);
+                usleep(1000000);
+                cr_assert_eq(waitpid(t.pid, NULL, WNOHANG), 0,
+                             "%s: caisson exited with its output unwritten", modes[m]);
+                cr_assert_eq(kill(t.pid, SIGTERM), 0);
+                start = h_now();
+                code = term_wait(&t, 10);
+                cr_expect_lt(h_now() - start, 3.0, "%s: SIGTERM did not end the wait", modes[m]);
+                cr_expect_eq(code, 124, "%s: exit %d", modes[m], code);
+                cr_assert_eq(tcflow(t.slave, TCOON), 0);
+                expect_modes_restored(&t, "after SIGTERM on a stopped terminal");
+                term_close(&t);
+        }
+}
+
 /* stdin a terminal (so the agent gets a pty) and stdout a file the caller appends to
  * (`caisson run -- cmd >> log`): the agent's output is appended after what the file held,
  * through the caller's own description, never written again from offset 0. */
