@@ -299,6 +299,27 @@ static bool tree_has(pid_t top, const char *comm) {
  * never the supervisor, which also answers the sandbox's held syscalls, signals and
  * --timeout: the timeout ends the agent while the terminal is still stopped, and what was
  * written arrives once it reads again. */
+/* caisson MODE --timeout 3s -- yes on a new terminal, which is stopped (^S: every write to
+ * it waits, and nobody reads) once the agent runs; then the wait for --timeout to end the
+ * agent. Whether it ended. */
+static bool yes_on_stopped_terminal(struct term *t, const char *wd, const char *mode) {
+        bool gone = false;
+
+        term_open(t, 24, 80);
+        term_spawn(t, wd, A(mode, "--timeout", "3s"), A("/bin/sh", "-c", "echo ready; exec yes"));
+        cr_assert(term_expect(t, "ready", 15000), "%s: output: %s", mode, t->out);
+        /* Positive control: the agent runs (once sh has exec'd it). */
+        for (int i = 0; i < 100 && !tree_has(t->pid, "yes"); i++)
+                usleep(20000);
+        cr_assert(tree_has(t->pid, "yes"), "%s: no agent below caisson", mode);
+        cr_assert_eq(tcflow(t->slave, TCOOFF), 0);
+        for (int i = 0; i < 100 && !gone; i++) {
+                usleep(100000);
+                gone = !tree_has(t->pid, "yes");
+        }
+        return gone;
+}
+
 Test(pty, stopped_terminal_does_not_stall_supervisor) {
         char *wd = h_workdir(NULL);
         /* Through the agent's own pty (-t), and through pipes (-T). */
@@ -306,25 +327,11 @@ Test(pty, stopped_terminal_does_not_stall_supervisor) {
 
         for (size_t m = 0; m < 2; m++) {
                 struct term t;
-                bool gone = false;
                 int code;
+                /* --timeout (3 s from the start) must end the agent while the terminal is
+                 * stopped; stuck, the supervisor never does. */
+                bool gone = yes_on_stopped_terminal(&t, wd, modes[m]);
 
-                term_open(&t, 24, 80);
-                term_spawn(&t, wd, A(modes[m], "--timeout", "3s"),
-                           A("/bin/sh", "-c", "echo ready; exec yes"));
-                cr_assert(term_expect(&t, "ready", 15000), "%s: output: %s", modes[m], t.out);
-                /* Positive control: the agent runs (once sh has exec'd it). */
-                for (int i = 0; i < 100 && !tree_has(t.pid, "yes"); i++)
-                        usleep(20000);
-                cr_assert(tree_has(t.pid, "yes"), "%s: no agent below caisson", modes[m]);
-                /* The person types ^S (the terminal's output stops: every write to it waits)
-                 * and stops reading. --timeout (3 s from the start) must still end the agent;
-                 * stuck, the supervisor never does. */
-                cr_assert_eq(tcflow(t.slave, TCOOFF), 0);
-                for (int i = 0; i < 100 && !gone; i++) {
-                        usleep(100000);
-                        gone = !tree_has(t.pid, "yes");
-                }
                 cr_expect(gone, "%s: the agent still runs 10 s after ^S, past --timeout: the "
                           "supervisor is stuck writing to the stopped terminal", modes[m]);
                 cr_assert_eq(tcflow(t.slave, TCOON), 0);
@@ -350,23 +357,11 @@ Test(pty, signal_ends_exit_wait_on_stopped_terminal) {
 
         for (size_t m = 0; m < 2; m++) {
                 struct term t;
-                bool gone = false;
                 double start;
                 int code;
 
-                term_open(&t, 24, 80);
-                term_spawn(&t, wd, A(modes[m], "--timeout", "3s"),
-                           A("/bin/sh", "-c", "echo ready; exec yes"));
-                cr_assert(term_expect(&t, "ready", 15000), "%s: output: %s", modes[m], t.out);
-                for (int i = 0; i < 100 && !tree_has(t.pid, "yes"); i++)
-                        usleep(20000);
-                cr_assert(tree_has(t.pid, "yes"), "%s: no agent below caisson", modes[m]);
-                cr_assert_eq(tcflow(t.slave, TCOOFF), 0);
-                for (int i = 0; i < 100 && !gone; i++) {
-                        usleep(100000);
-                        gone = !tree_has(t.pid, "yes");
-                }
-                cr_assert(gone, "%s: the agent still runs past --timeout", modes[m]);
+                cr_assert(yes_on_stopped_terminal(&t, wd, modes[m]),
+                          "%s: the agent still runs past --timeout", modes[m]);
                 usleep(1000000);
                 cr_assert_eq(waitpid(t.pid, NULL, WNOHANG), 0,
                              "%s: caisson exited with its output unwritten", modes[m]);

@@ -463,39 +463,50 @@ static int children_of(pid_t pid) {
  * --timeout: its records wait in memory. Here every loop of the agent makes a
  * syscall.denied record; the reader reads nothing once the pipe is full, --timeout must
  * still end the sandbox, and then every record arrives, in order, none lost. */
-Test(run, stalled_events_pipe_does_not_stall_supervisor) {
-        char *wd = h_workdir(NULL), *fifo = h_path(wd, "ev.fifo"), *evarg, *all = NULL;
-        const char *argv[] = { h_caisson(), "run", "--workdir", wd, "-T", "--timeout", "5s", NULL,
-                               "--", "/bin/sh", "-c", "while :; do ./probe mount >/dev/null; done",
-                               NULL };
-        size_t len = 0, cap = 0;
-        unsigned long long want = 1;
-        int rd, queued = 0, lines = 0;
-        bool gone = false, eof = false;
-        struct h_proc p;
-        struct h_result r;
-        char *line, *save = NULL, *last = NULL;
+/* caisson run --timeout TIMEOUT --events FIFO, its agent making a syscall.denied record
+ * each loop, the FIFO's reader (*rd) open but not reading, in *p. Once the records have
+ * filled the pipe (the positive control: the sink has stopped taking them, a few hundred
+ * loops, well before the timeout), the wait for --timeout to end the sandbox (caisson's
+ * children, its init, gone). Whether it ended. */
+static bool stall_events_reader(const char *timeout, struct h_proc *p, int *rd) {
+        char *wd = h_workdir(NULL), *fifo = h_path(wd, "ev.fifo"), *evarg;
+        const char *argv[] = { h_caisson(), "run", "--workdir", wd, "-T", "--timeout", timeout,
+                               NULL, "--", "/bin/sh", "-c",
+                               "while :; do ./probe mount >/dev/null; done", NULL };
+        bool gone = false;
+        int queued = 0;
 
         cr_assert_eq(mkfifo(fifo, 0600), 0);
         /* The reader's end, open (so caisson's open does not wait) but not read. */
-        rd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        cr_assert(rd >= 0);
+        *rd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        cr_assert(*rd >= 0);
         cr_assert(asprintf(&evarg, "--events=%s", fifo) > 0);
         argv[7] = evarg;
-        cr_assert_eq(h_spawn(argv, NULL, &p), 0);
-        h_register_pid(p.pid);
-        /* Positive control: the records fill the pipe, so the sink has stopped taking them
-         * (well before --timeout, a few hundred loops). */
+        cr_assert_eq(h_spawn(argv, NULL, p), 0);
+        h_register_pid(p->pid);
         for (int i = 0; i < 250 && queued < 60000; i++) {
                 usleep(20000);
-                cr_assert_eq(ioctl(rd, FIONREAD, &queued), 0);
+                cr_assert_eq(ioctl(*rd, FIONREAD, &queued), 0);
         }
         cr_assert_geq(queued, 60000, "the records did not fill the pipe: %d bytes", queued);
-        /* --timeout 5s ends the sandbox: caisson's children (its init) are gone. */
         for (int i = 0; i < 100 && !gone; i++) {
                 usleep(100000);
-                gone = children_of(p.pid) == 0;
+                gone = children_of(p->pid) == 0;
         }
+        return gone;
+}
+
+Test(run, stalled_events_pipe_does_not_stall_supervisor) {
+        char *all = NULL;
+        size_t len = 0, cap = 0;
+        unsigned long long want = 1;
+        int rd, lines = 0;
+        bool eof = false;
+        struct h_proc p;
+        struct h_result r;
+        char *line, *save = NULL, *last = NULL;
+        bool gone = stall_events_reader("5s", &p, &rd);
+
         cr_expect(gone, "the sandbox still runs 10 s after the events pipe filled, past "
                   "--timeout: the supervisor is stuck writing a record");
         /* Now read everything, until caisson closes its end. */
@@ -543,33 +554,12 @@ Test(run, stalled_events_pipe_does_not_stall_supervisor) {
  * and said so. Positive control: without the signal, caisson is still waiting seconds
  * after its sandbox is gone. */
 Test(run, signal_ends_wait_for_stalled_events_reader) {
-        char *wd = h_workdir(NULL), *fifo = h_path(wd, "ev.fifo"), *evarg;
-        const char *argv[] = { h_caisson(), "run", "--workdir", wd, "-T", "--timeout", "2s", NULL,
-                               "--", "/bin/sh", "-c", "while :; do ./probe mount >/dev/null; done",
-                               NULL };
-        int rd, queued = 0;
-        bool gone = false;
+        int rd;
         struct h_proc p;
         struct h_result r;
         double t;
 
-        cr_assert_eq(mkfifo(fifo, 0600), 0);
-        rd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-        cr_assert(rd >= 0);
-        cr_assert(asprintf(&evarg, "--events=%s", fifo) > 0);
-        argv[7] = evarg;
-        cr_assert_eq(h_spawn(argv, NULL, &p), 0);
-        h_register_pid(p.pid);
-        for (int i = 0; i < 250 && queued < 60000; i++) {
-                usleep(20000);
-                cr_assert_eq(ioctl(rd, FIONREAD, &queued), 0);
-        }
-        cr_assert_geq(queued, 60000, "the records did not fill the pipe: %d bytes", queued);
-        for (int i = 0; i < 100 && !gone; i++) {
-                usleep(100000);
-                gone = children_of(p.pid) == 0;
-        }
-        cr_assert(gone, "the sandbox still runs past --timeout");
+        cr_assert(stall_events_reader("2s", &p, &rd), "the sandbox still runs past --timeout");
         /* Control: the sandbox is gone and caisson still waits for the reader. */
         usleep(1500000);
         cr_assert_eq(waitpid(p.pid, NULL, WNOHANG), 0, "caisson exited without its records");
