@@ -19,9 +19,11 @@ static char held[16384];
 static size_t n_held;
 static unsigned long n_dropped;
 
-/* Writes what is held, as far as the fd takes it now. Under hold_lock. */
-static void held_write(void) {
+/* Writes what is held, as far as the fd takes it now. Under hold_lock. 0, or -errno when
+ * the fd takes nothing more ever (EPIPE: its reader is gone; EIO: a hung-up terminal). */
+static int held_write(void) {
         size_t off = 0;
+        int r = 0;
 
         while (off < n_held) {
                 ssize_t n = write(hold_fd, held + off, n_held - off);
@@ -30,11 +32,15 @@ static void held_write(void) {
                         off += (size_t) n;
                 else if (n < 0 && errno == EINTR)
                         continue;
-                else
+                else {
+                        if (n < 0 && errno != EAGAIN)
+                                r = -errno;
                         break;
+                }
         }
         memmove(held, held + off, n_held - off);
         n_held -= off;
+        return r;
 }
 
 void log_hold_begin(void) {
@@ -63,11 +69,14 @@ void log_flush(void) {
 void log_hold_end(bool (*wait)(int fd, void *userdata), void *userdata) {
         pthread_mutex_lock(&hold_lock);
         if (hold_fd >= 0) {
+                int r;
+
                 if (!wait)
                         (void) fcntl(hold_fd, F_SETFL, fcntl(hold_fd, F_GETFL) & ~O_NONBLOCK);
-                for (held_write(); n_held > 0 && wait && wait(hold_fd, userdata);)
-                        held_write();
-                if (n_dropped > 0 && (!wait || wait(hold_fd, userdata)))
+                /* Until all is written, the wait gives up, or the fd takes nothing ever. */
+                for (r = held_write(); r == 0 && n_held > 0 && wait && wait(hold_fd, userdata);)
+                        r = held_write();
+                if (r == 0 && n_dropped > 0 && (!wait || wait(hold_fd, userdata)))
                         (void) dprintf(hold_fd, "caisson: %lu messages dropped: stderr took no "
                                        "more output\n", n_dropped);
                 (void) close(hold_fd);

@@ -464,17 +464,19 @@ static bool exit_wait_writable(int fd, void *userdata) {
 
 /* After the tree is gone: whatever is still buffered in our pipes or the pty, written out
  * in full, as a plain write to the terminal would be; a relay through our own non-blocking
- * description waits in exit_wait_writable(), which a quitting signal ends. */
+ * description waits in exit_wait_writable(), which a quitting signal ends. The caller's
+ * input (src 0) is not drained: the sandbox is gone, and its typeahead is the shell's. */
 static void relay_drain(struct relay *r, struct exit_wait *w) {
-        int fl = fcntl(r->src, F_GETFL);
+        int fl;
 
-        if (r->done || r->close_dst)
+        if (r->done || r->close_dst || r->src <= 2)
                 return;
+        fl = fcntl(r->src, F_GETFL);
         (void) fcntl(r->src, F_SETFL, fl | O_NONBLOCK);
         for (int i = 0; i < 4096 && !r->done; i++) {
                 relay_pump(r, POLLIN, POLLOUT);
                 if (r->len > 0 && r->own_dst >= 0 && !exit_wait_writable(r->dst, w))
-                        return;
+                        break;
                 if (r->len == 0 && !r->done) {
                         struct pollfd p = { .fd = r->src, .events = POLLIN };
 
@@ -482,6 +484,7 @@ static void relay_drain(struct relay *r, struct exit_wait *w) {
                                 break;
                 }
         }
+        (void) fcntl(r->src, F_SETFL, fl);
 }
 
 static void report_created(const char *path, void *userdata) {
@@ -1170,7 +1173,6 @@ out:
                         relays[i].src = safe_close(relays[i].src);
         for (size_t i = 0; i < n_relays; i++)
                 relays[i].own_dst = safe_close(relays[i].own_dst);
-        log_hold_end(exit_wait_writable, &xw);
         term.master = -1;
         terminal_restore();
         if (persist_candidates) {
@@ -1188,6 +1190,10 @@ out:
         /* A reader of --events that stopped reading keeps caisson here, the sandbox gone,
          * until it reads or the user gives up (^C). */
         events_close(&ev, sfd, &xw.quit);
+        /* Last: the messages of everything above (the persistence warnings, the events'
+         * dropped count) are held too, so none of them waits on a stopped terminal past a
+         * quitting signal; and they come after the caller's terminal modes are back. */
+        log_hold_end(exit_wait_writable, &xw);
         env_done(&env);
         run_args_done(&a);
         return ret;

@@ -50,9 +50,12 @@ struct event_line {
 };
 
 /* Whole lines, waiting as long as the sink takes, unless told to stop (stop_fd readable):
- * -ECANCELED. The sink's description is non-blocking (events_open), so the wait is a poll
- * that the stop can end. */
+ * -ECANCELED, after ending a line cut short with a newline if the sink takes one. The
+ * sink's description is non-blocking (events_open), so the wait is a poll that the stop
+ * can end. */
 static int write_all(int fd, int stop_fd, const char *p, size_t len) {
+        bool started = false;
+
         while (len > 0) {
                 ssize_t n = write(fd, p, len);
 
@@ -64,12 +67,16 @@ static int write_all(int fd, int stop_fd, const char *p, size_t len) {
 
                         if (poll(pfd, stop_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
                                 return -errno;
-                        if (pfd[1].revents & POLLIN)
+                        if (pfd[1].revents & POLLIN) {
+                                if (started)
+                                        (void) !write(fd, "\n", 1);
                                 return -ECANCELED;
+                        }
                         continue;
                 }
                 if (n <= 0)
                         return n < 0 ? -errno : -EIO;
+                started = true;
                 p += n;
                 len -= (size_t) n;
         }
@@ -97,6 +104,7 @@ static void *writer_main(void *userdata) {
                 ev->queued_bytes -= sizeof *l + l->len;
                 if (ev->failed) {
                         ev->dropped++;
+                        ev->dropped_stopped += ev->abandoned;
                         free(l);
                         continue;
                 }
@@ -110,6 +118,8 @@ static void *writer_main(void *userdata) {
                 if (r < 0) {
                         ev->failed = true;
                         ev->dropped++;
+                        ev->dropped_stopped += r == -ECANCELED;
+                        ev->abandoned |= r == -ECANCELED;
                 }
         }
         (void) pthread_mutex_unlock(&ev->lock);
@@ -222,10 +232,10 @@ void events_start(struct events *ev) {
 /* Waits for the writer to finish; a quitting signal on sigfd tells it to stop waiting for
  * the sink. Other signals (SIGCHLD, SIGWINCH) are read and ignored. */
 static void wait_writer(struct events *ev, int sigfd, bool *quit) {
-        if (*quit) {
-                ev->abandoned = true;
+        bool asked = *quit;
+
+        if (asked)
                 (void) eventfd_write(ev->stop_fd, 1);
-        }
         for (;;) {
                 struct pollfd pfd[2] = { { .fd = ev->done_fd, .events = POLLIN },
                                          { .fd = sigfd, .events = POLLIN } };
@@ -239,10 +249,9 @@ static void wait_writer(struct events *ev, int sigfd, bool *quit) {
                 if (pfd[0].revents & POLLIN)
                         break;
                 while (read(sigfd, &si, sizeof si) == sizeof si)
-                        if (!ev->abandoned &&
-                            (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM ||
-                             si.ssi_signo == SIGHUP || si.ssi_signo == SIGQUIT)) {
-                                ev->abandoned = *quit = true;
+                        if (!asked && (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM ||
+                                       si.ssi_signo == SIGHUP || si.ssi_signo == SIGQUIT)) {
+                                asked = *quit = true;
                                 (void) eventfd_write(ev->stop_fd, 1);
                         }
         }
@@ -255,20 +264,25 @@ void events_close(struct events *ev, int sigfd, bool *quit) {
                 ev->closing = true;
                 (void) pthread_cond_signal(&ev->cond);
                 (void) pthread_mutex_unlock(&ev->lock);
-                /* Without a writer (it never started), what is queued is written here. */
+                /* A writer that never started (the sandbox failed before) starts now, so
+                 * that this wait too is one a signal can end; without a thread at all,
+                 * what is queued is written here. */
+                events_start(ev);
                 if (ev->writing)
                         wait_writer(ev, sigfd, quit);
                 else
                         (void) writer_main(ev);
                 (void) pthread_cond_destroy(&ev->cond);
                 ev->queued = false;
-                if (ev->dropped > 0)
+                if (ev->dropped > ev->dropped_stopped)
                         log_warning("events: %llu records dropped: the events sink %s",
-                                    (unsigned long long) ev->dropped,
-                                    ev->abandoned ? "did not take them before caisson was told "
-                                                    "to stop waiting" :
-                                    ev->failed ? "failed" :
+                                    (unsigned long long) (ev->dropped - ev->dropped_stopped),
+                                    ev->failed && !ev->abandoned ? "failed" :
                                     "took no more (64 MiB were waiting for it)");
+                if (ev->dropped_stopped > 0)
+                        log_warning("events: %llu records dropped: the events sink did not "
+                                    "take them before caisson was told to stop waiting",
+                                    (unsigned long long) ev->dropped_stopped);
         }
         ev->fd = safe_close(ev->fd);
         ev->stop_fd = safe_close(ev->stop_fd);

@@ -47,7 +47,7 @@ struct events {
         bool writing;      /* the writer thread runs */
         bool closing;
         bool failed;       /* a write to the sink failed: the rest is dropped */
-        bool abandoned;    /* the wait for the sink at close was given up (a signal) */
+        bool abandoned;    /* the writer stopped waiting for the sink (a signal at close) */
         int stop_fd;       /* eventfd: the writer stops waiting for the sink */
         int done_fd;       /* eventfd: the writer has finished */
         pthread_t writer;
@@ -55,6 +55,7 @@ struct events {
         struct event_line *head, *tail;
         size_t queued_bytes;
         uint64_t dropped;
+        uint64_t dropped_stopped; /* of them, those after the writer was told to stop */
 };
 int events_open(struct events *ev, const char *path, const char *sandbox);
 /* Writes one record; takes ownership of details (may be NULL). Never blocks enforcement:

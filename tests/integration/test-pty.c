@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -299,14 +300,16 @@ static bool tree_has(pid_t top, const char *comm) {
  * never the supervisor, which also answers the sandbox's held syscalls, signals and
  * --timeout: the timeout ends the agent while the terminal is still stopped, and what was
  * written arrives once it reads again. */
-/* caisson MODE --timeout 3s -- yes on a new terminal, which is stopped (^S: every write to
- * it waits, and nobody reads) once the agent runs; then the wait for --timeout to end the
- * agent. Whether it ended. */
-static bool yes_on_stopped_terminal(struct term *t, const char *wd, const char *mode) {
+/* caisson MODE --timeout 3s [--events EVENTS] -- yes on a new terminal, which is stopped
+ * (^S: every write to it waits, and nobody reads) once the agent runs; then the wait for
+ * --timeout to end the agent. Whether it ended. */
+static bool yes_on_stopped_terminal(struct term *t, const char *wd, const char *mode,
+                                    const char *events) {
         bool gone = false;
 
         term_open(t, 24, 80);
-        term_spawn(t, wd, A(mode, "--timeout", "3s"), A("/bin/sh", "-c", "echo ready; exec yes"));
+        term_spawn(t, wd, A(mode, "--timeout", "3s", events ? "--events" : NULL, events),
+                   A("/bin/sh", "-c", "echo ready; exec yes"));
         cr_assert(term_expect(t, "ready", 15000), "%s: output: %s", mode, t->out);
         /* Positive control: the agent runs (once sh has exec'd it). */
         for (int i = 0; i < 100 && !tree_has(t->pid, "yes"); i++)
@@ -330,7 +333,7 @@ Test(pty, stopped_terminal_does_not_stall_supervisor) {
                 int code;
                 /* --timeout (3 s from the start) must end the agent while the terminal is
                  * stopped; stuck, the supervisor never does. */
-                bool gone = yes_on_stopped_terminal(&t, wd, modes[m]);
+                bool gone = yes_on_stopped_terminal(&t, wd, modes[m], NULL);
 
                 cr_expect(gone, "%s: the agent still runs 10 s after ^S, past --timeout: the "
                           "supervisor is stuck writing to the stopped terminal", modes[m]);
@@ -352,15 +355,26 @@ Test(pty, stopped_terminal_does_not_stall_supervisor) {
  * and as such a program would die of it, ^C (here SIGTERM) ends the wait. Positive control:
  * a second after the agent is gone, caisson still waits. */
 Test(pty, signal_ends_exit_wait_on_stopped_terminal) {
-        char *wd = h_workdir(NULL);
-        const char *modes[] = { "-t", "-T" };
+        char *wd = h_workdir(NULL), *fifo = h_path(wd, "ev.fifo");
+        const char *modes[] = { "-t", "-T", "-T" };
+        static char junk[1 << 16];
+        int rd, wr;
 
-        for (size_t m = 0; m < 2; m++) {
+        /* The third run also has an --events reader that takes nothing (its pipe is full
+         * from the start): one signal ends both waits, and the message that records were
+         * dropped does not wait on the stopped terminal either. */
+        cr_assert_eq(mkfifo(fifo, 0600), 0);
+        rd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        wr = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        cr_assert(rd >= 0 && wr >= 0);
+        while (write(wr, junk, sizeof junk) > 0)
+                ;
+        for (size_t m = 0; m < 3; m++) {
                 struct term t;
                 double start;
                 int code;
 
-                cr_assert(yes_on_stopped_terminal(&t, wd, modes[m]),
+                cr_assert(yes_on_stopped_terminal(&t, wd, modes[m], m == 2 ? fifo : NULL),
                           "%s: the agent still runs past --timeout", modes[m]);
                 usleep(1000000);
                 cr_assert_eq(waitpid(t.pid, NULL, WNOHANG), 0,
@@ -374,6 +388,8 @@ Test(pty, signal_ends_exit_wait_on_stopped_terminal) {
                 expect_modes_restored(&t, "after SIGTERM on a stopped terminal");
                 term_close(&t);
         }
+        close(wr);
+        close(rd);
 }
 
 /* stdin a terminal (so the agent gets a pty) and stdout a file the caller appends to

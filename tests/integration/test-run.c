@@ -574,6 +574,36 @@ Test(run, signal_ends_wait_for_stalled_events_reader) {
         close(rd);
 }
 
+/* stderr a pipe whose reader is gone (`caisson run ... 2>&1 | head` once head has quit):
+ * caisson's held message (here --timeout's) can never be written, and its exit must not
+ * wait for it, nor spin on a poll that reports the pipe's error each time. */
+Test(run, exit_with_stderr_reader_gone) {
+        char *wd = h_workdir(NULL);
+        int pp[2], status = 0;
+        double start = h_now();
+        pid_t pid, w = 0;
+
+        cr_assert_eq(pipe2(pp, O_CLOEXEC), 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR);
+
+                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(pp[1], 2) < 0)
+                        _exit(122);
+                execl(h_caisson(), "caisson", "run", "--workdir", wd, "-T", "--timeout", "1s",
+                      "--", "/bin/sleep", "30", (char *) NULL);
+                _exit(127);
+        }
+        h_register_pid(pid);
+        close(pp[0]);
+        close(pp[1]);
+        while (h_now() - start < 10 && (w = waitpid(pid, &status, WNOHANG)) == 0)
+                usleep(20000);
+        cr_assert_eq(w, pid, "caisson still runs %.0f s after --timeout 1s", h_now() - start);
+        cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 124, "status %#x", status);
+}
+
 /* A policy for the nobody user with sd read-write, and with it a state directory when
  * state is true. */
 static char *state_policy(const char *wd, const char *sd, bool state) {
