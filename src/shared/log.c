@@ -13,9 +13,13 @@
 static enum log_level max_level = LOG_LEVEL_WARNING;
 
 /* log_hold_begin()..log_hold_end(): see log.h. */
+#define HELD_MAX (4u << 20)
 static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
 static int hold_fd = -1;
-static char held[16384];
+static char held_fixed[16384];
+static char *held = held_fixed;
+static size_t held_cap = sizeof held_fixed;
+static bool held_grows;
 static size_t n_held;
 static unsigned long n_dropped;
 
@@ -66,6 +70,12 @@ void log_flush(void) {
         pthread_mutex_unlock(&hold_lock);
 }
 
+void log_hold_grow(void) {
+        pthread_mutex_lock(&hold_lock);
+        held_grows = true;
+        pthread_mutex_unlock(&hold_lock);
+}
+
 void log_hold_end(bool (*wait)(int fd, void *userdata), void *userdata) {
         pthread_mutex_lock(&hold_lock);
         if (hold_fd >= 0) {
@@ -83,6 +93,11 @@ void log_hold_end(bool (*wait)(int fd, void *userdata), void *userdata) {
                 hold_fd = -1;
                 n_held = 0;
                 n_dropped = 0;
+                if (held != held_fixed)
+                        free(held);
+                held = held_fixed;
+                held_cap = sizeof held_fixed;
+                held_grows = false;
         }
         pthread_mutex_unlock(&hold_lock);
 }
@@ -96,7 +111,23 @@ static void emit(const char *line, size_t len) {
                 return;
         }
         held_write();
-        if (n_held + len > sizeof held)
+        /* Grown at exit (log_hold_grow()), up to HELD_MAX: what is said then is not
+         * dropped for a terminal that takes it later. */
+        if (n_held + len > held_cap && held_grows && n_held + len <= HELD_MAX) {
+                size_t cap = held_cap;
+                char *b;
+
+                while (cap < n_held + len)
+                        cap *= 2;
+                b = held == held_fixed ? malloc(cap) : realloc(held, cap);
+                if (b) {
+                        if (held == held_fixed)
+                                memcpy(b, held_fixed, n_held);
+                        held = b;
+                        held_cap = cap;
+                }
+        }
+        if (n_held + len > held_cap)
                 n_dropped++;
         else {
                 memcpy(held + n_held, line, len);

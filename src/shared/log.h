@@ -26,6 +26,9 @@ void log_full(enum log_level level, int errnum, const char *fmt, ...)
 void log_hold_begin(void);
 int log_held_fd(void);
 void log_flush(void);
+/* From now on what does not fit is kept (up to 4 MiB), not dropped: for the exit path,
+ * whose messages are written once at log_hold_end(). */
+void log_hold_grow(void);
 void log_hold_end(bool (*wait)(int fd, void *userdata), void *userdata);
 
 #define log_error(...) log_full(LOG_LEVEL_ERROR, 0, __VA_ARGS__)

@@ -380,6 +380,7 @@ static int env_build(const struct run_args *a, const struct policy *p, const str
 /* A relay between two fds the supervisor holds (caller's terminal ↔ pty or pipes). */
 struct relay {
         int src, dst;
+        bool input;     /* src is the caller's stdin */
         bool close_dst; /* dst is ours: close it at src EOF (the agent's stdin pipe) */
         int own_dst;    /* dst opened again by us (to_terminal()), closed at the end, or -1 */
         bool done;
@@ -442,6 +443,8 @@ struct exit_wait {
 static bool exit_wait_writable(int fd, void *userdata) {
         struct exit_wait *w = userdata;
 
+        if (fd < 0)
+                return true;    /* the write says what is wrong */
         while (!w->quit) {
                 struct pollfd p[2] = { { .fd = fd, .events = POLLOUT },
                                        { .fd = w->sfd, .events = POLLIN } };
@@ -469,7 +472,7 @@ static bool exit_wait_writable(int fd, void *userdata) {
 static void relay_drain(struct relay *r, struct exit_wait *w) {
         int fl;
 
-        if (r->done || r->close_dst || r->src <= 2)
+        if (r->done || r->close_dst || r->input)
                 return;
         fl = fcntl(r->src, F_GETFL);
         (void) fcntl(r->src, F_SETFL, fl | O_NONBLOCK);
@@ -762,7 +765,7 @@ int cmd_run(int argc, char **argv) {
         struct caisson_error err = { 0 };
         struct run_user u;
         struct lifecycle lc = { 0 };
-        struct events ev = { .fd = -1 };
+        struct events ev = { .fd = -1, .stop_fd = -1, .done_fd = -1 };
         struct envv env = { 0 };
         struct terminal term = { .in_fd = 0, .out_fd = 1, .master = -1, .slave = -1 };
         struct relay relays[3];
@@ -1007,7 +1010,8 @@ int cmd_run(int argc, char **argv) {
                 }
                 agent_fds[0] = agent_fds[1] = agent_fds[2] = term.slave;
                 (void) fcntl(term.master, F_SETFL, fcntl(term.master, F_GETFL) | O_NONBLOCK);
-                relays[n_relays++] = (struct relay) { .src = 0, .dst = term.master, .own_dst = -1 };
+                relays[n_relays++] = (struct relay) { .src = 0, .dst = term.master, .input = true,
+                                                      .own_dst = -1 };
                 relays[n_relays++] = to_terminal(term.master, 1);
         } else {
                 for (int i = 0; i < 3; i++) {
@@ -1023,6 +1027,7 @@ int cmd_run(int argc, char **argv) {
                                 agent_fds[0] = owned[0] = pp[0];
                                 (void) fcntl(pp[1], F_SETFL, O_NONBLOCK);
                                 relays[n_relays++] = (struct relay) { .src = 0, .dst = pp[1],
+                                                                      .input = true,
                                                                       .close_dst = true,
                                                                       .own_dst = -1 };
                         } else {
@@ -1141,6 +1146,7 @@ int cmd_run(int argc, char **argv) {
                 ret = sv.exit_code;
 
 out:
+        log_hold_grow();
         egress_preload_wait();
         /* The whole tree dies with the agent: daemonized grandchildren too. */
         if (lc.boundary) {
@@ -1163,18 +1169,20 @@ out:
                 state_remove(id);
         }
         lifecycle_teardown(&lc);
+        /* The caller's terminal modes first: in raw mode a ^C typed during the waits below
+         * would be a byte, not the SIGINT that ends them. */
+        terminal_restore();
         xw.sfd = sfd;
         for (size_t i = 0; i < n_relays; i++)
                 relay_drain(&relays[i], &xw);
         for (size_t i = 0; i < n_relays; i++)
                 if (relays[i].close_dst)
                         relays[i].dst = safe_close(relays[i].dst);
-                else if (relays[i].src > 2)
+                else if (!relays[i].input)
                         relays[i].src = safe_close(relays[i].src);
         for (size_t i = 0; i < n_relays; i++)
                 relays[i].own_dst = safe_close(relays[i].own_dst);
         term.master = -1;
-        terminal_restore();
         if (persist_candidates) {
                 for (size_t i = 0; i < n_persist; i++) {
                         struct stat st;

@@ -20,7 +20,9 @@ static int saved_fd = -1;
 
 void terminal_restore(void) {
         if (saved_fd >= 0) {
-                (void) tcsetattr(saved_fd, TCSAFLUSH, &saved_modes);
+                /* TCSANOW: TCSAFLUSH would drop the caller's typeahead, meant for the
+                 * shell, and wait for output a stopped terminal never sends. */
+                (void) tcsetattr(saved_fd, TCSANOW, &saved_modes);
                 saved_fd = -1;
         }
 }

@@ -356,20 +356,21 @@ Test(pty, stopped_terminal_does_not_stall_supervisor) {
  * a second after the agent is gone, caisson still waits. */
 Test(pty, signal_ends_exit_wait_on_stopped_terminal) {
         char *wd = h_workdir(NULL), *fifo = h_path(wd, "ev.fifo");
-        const char *modes[] = { "-t", "-T", "-T" };
+        const char *modes[] = { "-t", "-T", "-T", "-t" };
         static char junk[1 << 16];
         int rd, wr;
 
         /* The third run also has an --events reader that takes nothing (its pipe is full
          * from the start): one signal ends both waits, and the message that records were
-         * dropped does not wait on the stopped terminal either. */
+         * dropped does not wait on the stopped terminal either. In the fourth the person
+         * types ^C: the caller's terminal is out of raw mode by then, so it is SIGINT. */
         cr_assert_eq(mkfifo(fifo, 0600), 0);
         rd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         wr = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         cr_assert(rd >= 0 && wr >= 0);
         while (write(wr, junk, sizeof junk) > 0)
                 ;
-        for (size_t m = 0; m < 3; m++) {
+        for (size_t m = 0; m < 4; m++) {
                 struct term t;
                 double start;
                 int code;
@@ -379,11 +380,15 @@ Test(pty, signal_ends_exit_wait_on_stopped_terminal) {
                 usleep(1000000);
                 cr_assert_eq(waitpid(t.pid, NULL, WNOHANG), 0,
                              "%s: caisson exited with its output unwritten", modes[m]);
-                cr_assert_eq(kill(t.pid, SIGTERM), 0);
+                if (m == 3)
+                        cr_assert_eq(write(t.master, "\x03", 1), 1);
+                else
+                        cr_assert_eq(kill(t.pid, SIGTERM), 0);
                 start = h_now();
                 code = term_wait(&t, 10);
-                cr_expect_lt(h_now() - start, 3.0, "%s: SIGTERM did not end the wait", modes[m]);
-                cr_expect_eq(code, 124, "%s: exit %d", modes[m], code);
+                cr_expect_lt(h_now() - start, 3.0, "%s, run %zu: %s did not end the wait",
+                             modes[m], m, m == 3 ? "^C" : "SIGTERM");
+                cr_expect_eq(code, 124, "%s, run %zu: exit %d", modes[m], m, code);
                 cr_assert_eq(tcflow(t.slave, TCOON), 0);
                 expect_modes_restored(&t, "after SIGTERM on a stopped terminal");
                 term_close(&t);

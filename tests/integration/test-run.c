@@ -604,6 +604,92 @@ Test(run, exit_with_stderr_reader_gone) {
         cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 124, "status %#x", status);
 }
 
+/* What caisson says at exit (here a persistence warning for each file the agent created,
+ * more than its 16 KiB of held messages) waits for a stderr that takes nothing yet (a
+ * pipe, full), and all of it arrives once it is read: none dropped without a signal. */
+Test(run, exit_messages_wait_for_stalled_stderr) {
+        static const char *const names[] = { ".gitmodules", ".envrc", ".mcp.json", ".bashrc",
+                                             ".bash_profile", ".bash_login", ".bash_logout",
+                                             ".profile", ".zshrc", ".zshenv", ".zprofile",
+                                             ".zlogin", ".gitconfig", ".pre-commit-config.yaml" };
+#define N_NAMES (sizeof names / sizeof names[0])
+        char *wd = h_workdir(NULL), *dirs[3], *script = strdup("cd \"$1\"");
+        static char junk[1 << 16];
+        int pp[2], status = 0, made = 0;
+        size_t len = 0, cap = 1 << 20;
+        char *all = malloc(cap), long_name[201];
+        pid_t pid;
+
+        cr_assert(all && script);
+        memset(long_name, 'd', 200);
+        long_name[200] = 0;
+        memset(junk, 'j', sizeof junk);
+        for (int i = 0; i < 3; i++) {
+                char *d;
+
+                long_name[0] = (char) ('a' + i);
+                d = h_path(wd, long_name);
+                dirs[i] = h_path(d, long_name);
+                cr_assert_eq(mkdir(d, 0755), 0);
+                cr_assert_eq(mkdir(dirs[i], 0755), 0);
+                cr_assert_eq(chown(d, H_NOBODY, H_NOBODY), 0);
+                cr_assert_eq(chown(dirs[i], H_NOBODY, H_NOBODY), 0);
+        }
+        for (size_t k = 0; k < N_NAMES; k++) {
+                char *t;
+
+                cr_assert(asprintf(&t, "%s; for d in \"$2\" \"$3\" \"$4\"; do : > \"$d/%s\"; done",
+                                   script, names[k]) > 0);
+                free(script);
+                script = t;
+        }
+        cr_assert_eq(pipe2(pp, O_CLOEXEC), 0);
+        /* Full before caisson starts: every write to it waits for the reader. */
+        (void) fcntl(pp[1], F_SETFL, O_NONBLOCK);
+        while (write(pp[1], junk, sizeof junk) > 0)
+                ;
+        (void) fcntl(pp[1], F_SETFL, 0);
+        pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR);
+
+                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(pp[1], 2) < 0)
+                        _exit(122);
+                execl(h_caisson(), "caisson", "run", "--workdir", wd, "-T", "--rw", dirs[0],
+                      "--rw", dirs[1], "--rw", dirs[2], "--", "/bin/sh", "-c", script, "sh", wd,
+                      dirs[0], dirs[1], dirs[2], (char *) NULL);
+                _exit(127);
+        }
+        h_register_pid(pid);
+        close(pp[1]);
+        /* The sandbox is done within a second or two; caisson then waits for the reader. */
+        sleep(3);
+        cr_assert_eq(waitpid(pid, &status, WNOHANG), 0, "caisson did not wait for stderr");
+        for (;;) {
+                ssize_t n;
+
+                if (len + 65536 > cap) {
+                        cap *= 2;
+                        all = realloc(all, cap);
+                        cr_assert(all);
+                }
+                n = read(pp[0], all + len, 65536);
+                if (n <= 0)
+                        break;
+                len += (size_t) n;
+        }
+        close(pp[0]);
+        all[len] = 0;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+        for (const char *q = all; (q = strstr(q, "persistence: the agent created")); q++)
+                made++;
+        cr_expect_eq(made, (int) (3 * N_NAMES), "warnings: %d", made);
+        cr_expect(!strstr(all, "messages dropped"), "dropped: %s", strstr(all, "messages dropped"));
+        free(all);
+}
+
 /* A policy for the nobody user with sd read-write, and with it a state directory when
  * state is true. */
 static char *state_policy(const char *wd, const char *sd, bool state) {
