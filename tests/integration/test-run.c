@@ -574,6 +574,23 @@ Test(run, signal_ends_wait_for_stalled_events_reader) {
         close(rd);
 }
 
+/* Starts argv with stdin and stdout /dev/null and stderr fd. */
+static pid_t spawn_stderr_to(int fd, const char *const *argv) {
+        pid_t pid = fork();
+
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR);
+
+                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(fd, 2) < 0)
+                        _exit(122);
+                execv(argv[0], (char *const *) argv);
+                _exit(127);
+        }
+        h_register_pid(pid);
+        return pid;
+}
+
 /* stderr a pipe whose reader is gone (`caisson run ... 2>&1 | head` once head has quit):
  * caisson's held message (here --timeout's) can never be written, and its exit must not
  * wait for it, nor spin on a poll that reports the pipe's error each time. */
@@ -584,18 +601,8 @@ Test(run, exit_with_stderr_reader_gone) {
         pid_t pid, w = 0;
 
         cr_assert_eq(pipe2(pp, O_CLOEXEC), 0);
-        pid = fork();
-        cr_assert_geq(pid, 0);
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDWR);
-
-                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(pp[1], 2) < 0)
-                        _exit(122);
-                execl(h_caisson(), "caisson", "run", "--workdir", wd, "-T", "--timeout", "1s",
-                      "--", "/bin/sleep", "30", (char *) NULL);
-                _exit(127);
-        }
-        h_register_pid(pid);
+        pid = spawn_stderr_to(pp[1], A(h_caisson(), "run", "--workdir", wd, "-T", "--timeout",
+                                       "1s", "--", "/bin/sleep", "30"));
         close(pp[0]);
         close(pp[1]);
         while (h_now() - start < 10 && (w = waitpid(pid, &status, WNOHANG)) == 0)
@@ -649,19 +656,9 @@ Test(run, exit_messages_wait_for_stalled_stderr) {
         while (write(pp[1], junk, sizeof junk) > 0)
                 ;
         (void) fcntl(pp[1], F_SETFL, 0);
-        pid = fork();
-        cr_assert_geq(pid, 0);
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDWR);
-
-                if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(pp[1], 2) < 0)
-                        _exit(122);
-                execl(h_caisson(), "caisson", "run", "--workdir", wd, "-T", "--rw", dirs[0],
-                      "--rw", dirs[1], "--rw", dirs[2], "--", "/bin/sh", "-c", script, "sh", wd,
-                      dirs[0], dirs[1], dirs[2], (char *) NULL);
-                _exit(127);
-        }
-        h_register_pid(pid);
+        pid = spawn_stderr_to(pp[1], A(h_caisson(), "run", "--workdir", wd, "-T", "--rw", dirs[0],
+                                       "--rw", dirs[1], "--rw", dirs[2], "--", "/bin/sh", "-c",
+                                       script, "sh", wd, dirs[0], dirs[1], dirs[2]));
         close(pp[1]);
         /* The sandbox is done within a second or two; caisson then waits for the reader. */
         sleep(3);
