@@ -97,8 +97,8 @@ void log_hold_end(bool (*wait)(int fd, void *userdata), void *userdata) {
                         free(held);
                 held = held_fixed;
                 held_cap = sizeof held_fixed;
-                held_grows = false;
         }
+        held_grows = false;
         pthread_mutex_unlock(&hold_lock);
 }
 

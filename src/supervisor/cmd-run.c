@@ -1169,9 +1169,10 @@ out:
                 state_remove(id);
         }
         lifecycle_teardown(&lc);
-        /* The caller's terminal modes first: in raw mode a ^C typed during the waits below
-         * would be a byte, not the SIGINT that ends them. */
-        terminal_restore();
+        /* The caller's input modes first: in raw mode a ^C typed during the waits below would
+         * be a byte, not the SIGINT that ends them. The output modes stay raw until the
+         * relays are done. */
+        terminal_restore_input();
         xw.sfd = sfd;
         for (size_t i = 0; i < n_relays; i++)
                 relay_drain(&relays[i], &xw);
@@ -1183,6 +1184,7 @@ out:
         for (size_t i = 0; i < n_relays; i++)
                 relays[i].own_dst = safe_close(relays[i].own_dst);
         term.master = -1;
+        terminal_restore();
         if (persist_candidates) {
                 for (size_t i = 0; i < n_persist; i++) {
                         struct stat st;

@@ -150,6 +150,9 @@ int terminal_open_pty(struct terminal *t, int pts_fd, struct caisson_error *err)
 int terminal_make_raw(struct terminal *t);
 void terminal_resize(struct terminal *t);
 void terminal_restore(void);
+/* The caller's input modes only (ISIG, ICANON, ECHO, the control characters); the raw
+ * output modes stay until terminal_restore(). */
+void terminal_restore_input(void);
 
 /* cmd-run.c: reads and loads a policy file, or the built-in one when path is NULL. */
 struct policy;

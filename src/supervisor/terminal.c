@@ -27,6 +27,20 @@ void terminal_restore(void) {
         }
 }
 
+void terminal_restore_input(void) {
+        struct termios now;
+
+        if (saved_fd < 0 || tcgetattr(saved_fd, &now) < 0)
+                return;
+        /* The caller's input modes (ISIG: a typed ^C is SIGINT again), the raw output modes
+         * kept: the agent's last bytes still go out as the pty made them, without a second
+         * ONLCR. */
+        now.c_iflag = saved_modes.c_iflag;
+        now.c_lflag = saved_modes.c_lflag;
+        memcpy(now.c_cc, saved_modes.c_cc, sizeof now.c_cc);
+        (void) tcsetattr(saved_fd, TCSANOW, &now);
+}
+
 int terminal_open_pty(struct terminal *t, int pts_fd, struct caisson_error *err) {
         _cleanup_close_ int master = -1;
         int unlock = 0, slave;
