@@ -237,12 +237,10 @@ static enum http_frame_result h2_block(struct http_framer *f, const unsigned cha
                 size_t n = h2_len(h), off = 0, pad = 0;
 
                 end = pos + H2_FRAME_HEADER + n;
+                /* Pad length and priority belong to the HEADERS frame; an empty PADDED
+                 * frame fails the bound below (off 1 > n 0). */
                 if (pos == 0 && (h[4] & H2_PADDED)) {
-                        if (n < 1) {
-                                *why = "a malformed HTTP/2 HEADERS frame";
-                                return HTTP_FRAME_BAD;
-                        }
-                        pad = p[0];
+                        pad = n > 0 ? p[0] : 0;
                         off = 1;
                 }
                 if (pos == 0 && (h[4] & H2_PRIORITY))
@@ -276,9 +274,10 @@ static enum http_frame_result h2_block(struct http_framer *f, const unsigned cha
                 *why = "an HTTP/2 CONNECT (a tunnel) on a connection allowed for one name";
                 return HTTP_FRAME_BAD;
         }
+        /* sniff_host_from_authority() refuses userinfo ('@') with any other byte a host
+         * name cannot hold. */
         if (seen.too_long || seen.n_authority > 1 || seen.n_host > 1 ||
-            (seen.n_authority && !sniff_host_from_authority(seen.authority, seen.authority_len, name)) ||
-            (seen.n_authority && memchr(seen.authority, '@', seen.authority_len))) {
+            (seen.n_authority && !sniff_host_from_authority(seen.authority, seen.authority_len, name))) {
                 name[0] = 0;
                 *why = "an HTTP/2 request whose :authority or Host is malformed or repeated";
                 return HTTP_FRAME_BAD;

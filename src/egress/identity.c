@@ -358,9 +358,6 @@ static struct proc_ref *proc_ref(struct proc_refs *c, pid_t pid, bool fresh) {
 }
 
 
-/* The parent's pid, 0 if unknown; -1 when the process is gone. By pidfs' ioctl where the
- * kernel has it (one call, against ~6 µs for formatting /proc/PID/stat), which also gives
- * the thread group's id (*tgid; 0 from /proc/PID/stat, which does not). */
 /* The Tgid line of /proc/PID/status: the process of a thread, on kernels without pidfs'
  * PIDFD_GET_INFO. Only for a connect() record's caller, not its ancestors (a parent is a
  * process already), so not worth an fd kept per slot. 0 if it cannot be read. */
@@ -384,6 +381,9 @@ static pid_t status_tgid(int dir) {
         return v > 0 && v <= INT32_MAX ? (pid_t) v : 0;
 }
 
+/* The parent's pid, 0 if unknown; -1 when the process is gone. By pidfs' ioctl where the
+ * kernel has it (one call, against ~6 µs for formatting /proc/PID/stat), which also gives
+ * the thread group's id (*tgid when tgid is given; else /proc/PID/status). */
 static pid_t ref_ppid(struct proc_refs *c, struct proc_ref *r, pid_t *tgid) {
         char buf[512];
         ssize_t n;

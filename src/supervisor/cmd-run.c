@@ -432,14 +432,14 @@ static struct relay to_terminal(int src, int fd) {
         return (struct relay) { .src = src, .dst = own >= 0 ? own : fd, .own_dst = own };
 }
 
+struct exit_wait {
+        int sfd;        /* the signalfd, or -1 */
+        bool quit;      /* a quitting signal was read: every wait gives up */
+};
+
 /* At exit, the sandbox gone: waits until fd takes output, or until a quitting signal
  * (^C, SIGTERM, SIGHUP, SIGQUIT) is read from the signalfd, as a program blocked writing
  * to a stopped terminal would die of it. false then, and for every wait after. */
-struct exit_wait {
-        int sfd;
-        bool quit;
-};
-
 static bool exit_wait_writable(int fd, void *userdata) {
         struct exit_wait *w = userdata;
 
@@ -524,7 +524,6 @@ static int make_state_dirs(const struct policy *p, const struct run_user *u) {
         egress_preload_wait(); /* it forks: no thread may hold the loader's locks */
         if (user_make_dirs(u, paths, p->n_state_dirs, report_state_dir, (void *) u, &err) < 0) {
                 struct stat st;
-
                 bool in_home = false;
 
                 print_error(&err);

@@ -104,7 +104,7 @@ static void *writer_main(void *userdata) {
                 ev->queued_bytes -= sizeof *l + l->len;
                 if (ev->failed) {
                         ev->dropped++;
-                        ev->dropped_stopped += ev->abandoned;
+                        ev->dropped_stopped += ev->dropped_stopped > 0;
                         free(l);
                         continue;
                 }
@@ -119,7 +119,6 @@ static void *writer_main(void *userdata) {
                         ev->failed = true;
                         ev->dropped++;
                         ev->dropped_stopped += r == -ECANCELED;
-                        ev->abandoned |= r == -ECANCELED;
                 }
         }
         (void) pthread_mutex_unlock(&ev->lock);
@@ -277,7 +276,7 @@ void events_close(struct events *ev, int sigfd, bool *quit) {
                 if (ev->dropped > ev->dropped_stopped)
                         log_warning("events: %llu records dropped: the events sink %s",
                                     (unsigned long long) (ev->dropped - ev->dropped_stopped),
-                                    ev->failed && !ev->abandoned ? "failed" :
+                                    ev->failed && ev->dropped_stopped == 0 ? "failed" :
                                     "took no more (64 MiB were waiting for it)");
                 if (ev->dropped_stopped > 0)
                         log_warning("events: %llu records dropped: the events sink did not "

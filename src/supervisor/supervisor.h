@@ -47,7 +47,6 @@ struct events {
         bool writing;      /* the writer thread runs */
         bool closing;
         bool failed;       /* a write to the sink failed: the rest is dropped */
-        bool abandoned;    /* the writer stopped waiting for the sink (a signal at close) */
         int stop_fd;       /* eventfd: the writer stops waiting for the sink */
         int done_fd;       /* eventfd: the writer has finished */
         pthread_t writer;
@@ -55,7 +54,8 @@ struct events {
         struct event_line *head, *tail;
         size_t queued_bytes;
         uint64_t dropped;
-        uint64_t dropped_stopped; /* of them, those after the writer was told to stop */
+        uint64_t dropped_stopped; /* of them, those after the writer was told to stop (a
+                                   * signal at close); > 0 once it stopped */
 };
 int events_open(struct events *ev, const char *path, const char *sandbox);
 /* Writes one record; takes ownership of details (may be NULL). Never blocks enforcement:
@@ -67,9 +67,6 @@ void events_emit(struct events *ev, enum event_type t, uint32_t reason, json_obj
  * inside malloc or stdio at clone3() would leave their locks held in the child. Until then
  * records wait in the queue. */
 void events_start(struct events *ev);
-/* Writes out what is queued (waiting for the sink as long as it takes: a reader that keeps
- * the pipe open and never reads keeps caisson from exiting, after the sandbox is gone),
- * then closes. */
 /* Writes what is queued, waiting as long as the sink takes it, then closes. With sigfd
  * (a signalfd, or -1): SIGINT, SIGTERM, SIGHUP or SIGQUIT read from it ends the wait (and
  * sets *quit), as does *quit already set; the records not taken are counted as dropped and

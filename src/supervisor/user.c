@@ -4,13 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/capability.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -203,9 +203,10 @@ int user_make_dirs(const struct run_user *u, char *const *paths, size_t n,
                    void (*created)(const char *path, void *userdata), void *userdata,
                    struct caisson_error *err) {
         _cleanup_close_ int rd = -1, wr = -1;
-        int fds[2], status;
+        int fds[2];
         size_t got = 0;
         struct made m = { 0 };
+        bool timed_out = false;
         pid_t pid;
 
         if (n == 0)
@@ -252,7 +253,8 @@ int user_make_dirs(const struct run_user *u, char *const *paths, size_t n,
                 _exit(0);
         }
         wr = safe_close(wr);
-        for (;;) {
+        /* One report per directory, until the first error or the child's end. */
+        for (m = (struct made) { 0 }; got < n && !m.err;) {
                 struct pollfd p = { .fd = rd, .events = POLLIN };
                 ssize_t k;
 
@@ -262,43 +264,46 @@ int user_make_dirs(const struct run_user *u, char *const *paths, size_t n,
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k == 0) {
+                        timed_out = true;
                         (void) kill(pid, SIGKILL);
-                        (void) waitpid(pid, NULL, 0);
-                        return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, 0,
-                                       "state_directories: making '%s' as user %s (uid %u) took "
-                                       "more than %d s", paths[got < n ? got : n - 1], u->name,
-                                       (unsigned) u->uid, MAKE_DIRS_TIMEOUT_MS / 1000);
+                        break;
                 }
                 k = read(rd, &m, sizeof m);
                 if (k < 0 && errno == EINTR)
                         continue;
-                if (k != (ssize_t) sizeof m || got >= n)
+                if (k != (ssize_t) sizeof m) {
+                        m = (struct made) { 0 };
                         break;
-                if (m.err && m.at < 0) {
-                        (void) waitpid(pid, NULL, 0);
-                        return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, m.err,
-                                       "state_directories: cannot become user %s (uid %u) to "
-                                       "make them", u->name, (unsigned) u->uid);
                 }
-                if (m.err) {
-                        int at = m.at > 0 && (size_t) m.at < strlen(paths[got]) ? m.at : 0;
-
-                        (void) waitpid(pid, NULL, 0);
-                        if (at)
-                                return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED,
-                                               m.err, "state_directories: cannot make '%s' as "
-                                               "user %s (uid %u): at '%.*s'", paths[got], u->name,
-                                               (unsigned) u->uid, at, paths[got]);
-                        return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, m.err,
-                                       "state_directories: cannot make '%s' as user %s (uid %u)",
-                                       paths[got], u->name, (unsigned) u->uid);
+                if (!m.err) {
+                        if (m.created && created)
+                                created(paths[got], userdata);
+                        got++;
                 }
-                if (m.created && created)
-                        created(paths[got], userdata);
-                got++;
         }
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
                 ;
+        if (timed_out)
+                return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, 0,
+                               "state_directories: making '%s' as user %s (uid %u) took "
+                               "more than %d s", paths[got < n ? got : n - 1], u->name,
+                               (unsigned) u->uid, MAKE_DIRS_TIMEOUT_MS / 1000);
+        if (m.err && m.at < 0)
+                return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, m.err,
+                               "state_directories: cannot become user %s (uid %u) to make "
+                               "them", u->name, (unsigned) u->uid);
+        if (m.err) {
+                int at = m.at > 0 && (size_t) m.at < strlen(paths[got]) ? m.at : 0;
+
+                if (at)
+                        return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED,
+                                       m.err, "state_directories: cannot make '%s' as user %s "
+                                       "(uid %u): at '%.*s'", paths[got], u->name,
+                                       (unsigned) u->uid, at, paths[got]);
+                return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, m.err,
+                               "state_directories: cannot make '%s' as user %s (uid %u)",
+                               paths[got], u->name, (unsigned) u->uid);
+        }
         if (got < n)
                 return cs_fail(err, CAISSON_LAYER_MOUNT, CAISSON_REASON_MOUNT_FAILED, 0,
                                "state_directories: the helper that makes them as user %s "
