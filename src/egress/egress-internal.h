@@ -42,6 +42,7 @@ enum watch_kind {
         WATCH_RELAY_LISTEN,
         WATCH_CONN_CLIENT,
         WATCH_CONN_UPSTREAM,
+        WATCH_HASHED,           /* hasher.c: a hash is done */
 };
 
 struct watch {
@@ -129,6 +130,7 @@ struct conn {
         pid_t pid;
         char binary[4096];
         char sha256[65];
+        uint32_t hash_job;              /* sha256 still being computed: events wait (hasher.c) */
         char host[DNS_MAX_NAME + 1];
         const char *mark;               /* how the name check ended, for the event detail */
         uint8_t *peek;                  /* the client's first bytes, forwarded first */
@@ -211,8 +213,7 @@ struct pid_fds {
 struct egress {
         struct egress_config cfg;
         int epoll_fd, stop_fd, timer_fd, nflog_fd, diag_fd;
-        struct sha256_engine sha; /* hashes client executables (sha256.h's engines); opened
-                                   * by the egress thread, off the start's critical path */
+        struct hasher *hasher;    /* hashes client executables (hasher.c), from the first */
         void *nft_ctx;            /* the fence's libnftables context, released at teardown */
         struct watch w_stop, w_timer, w_nflog;
         struct watch dns_udp[2], dns_tcp[2], relay[2]; /* [0] 127.0.0.1, [1] [::1] */
@@ -295,13 +296,27 @@ void relay_reap(struct egress *e);
 void relay_free_all(struct egress *e);
 void relay_free_pipes(struct egress *e);
 
+/* hasher.c: the sha256 of client executables, on a thread of its own (from the first
+ * miss). Only with cfg.hash_binaries (someone takes the events). */
+#define HASHER_JOBS 16                  /* binaries being hashed at once; more get no hash */
+/* pid's executable: its hash in hex (cached), or "" and *ret_job, the job computing it (0:
+ * no hash: none wanted, unreadable, over 512 MiB, or every job busy). */
+void hasher_lookup(struct egress *e, pid_t pid, char hex[65], uint32_t *ret_job);
+/* Emits ev at once (job 0), or once job's hash is known, with it. */
+void hasher_emit(struct egress *e, const struct egress_event *ev, uint32_t job);
+void hasher_done(struct egress *e);     /* WATCH_HASHED */
+/* Waits for the hash in progress; every event still waiting goes out. Idempotent. */
+void hasher_stop(struct egress *e);
+void hasher_free(struct egress *e);
+
 /* identity.c */
 struct identity {
         pid_t pid;
         const char *chain[16];          /* executable, then ancestors (point into paths) */
         size_t n_chain;
         char paths[16][4096];
-        char sha256[65];
+        char sha256[65];                /* or "" with hash_job, or with no hash at all */
+        uint32_t hash_job;              /* the hash is being computed (hasher.c), or 0 */
 };
 #define IDENTITY_MAX_HOLDERS 16
 /* One relayed connection to identify: the client end's address (local = client, remote =

@@ -174,14 +174,6 @@ static void *egress_thread(void *userdata) {
         struct egress *e = userdata;
         struct epoll_event evs[64];
 
-        /* The hash engine is not needed before the first connection: loaded here, while
-         * the supervisor starts the agent (connections queue in the listeners meanwhile).
-         * Nettle (~0.17 ms) before libcrypto (0.9-3 ms), where the kernel has no AF_ALG:
-         * with libcrypto, a short-lived agent's exit waited for this load at the join, and
-         * the load took a core the sandbox's start needed. With no engine an identity is
-         * the path only (the assurance says so). */
-        (void) sha256_engine_open(&e->sha);
-
         for (;;) {
                 int n = epoll_wait(e->epoll_fd, evs, ELEMENTSOF(evs), -1);
 
@@ -198,6 +190,7 @@ static void *egress_thread(void *userdata) {
                         case WATCH_STOP:
                                 /* What the fence rejected up to now is an event too. */
                                 (void) nft_log_read(e->nflog_fd, nflog_packet, e);
+                                hasher_stop(e);
                                 goto out;
                         case WATCH_TIMER: {
                                 uint64_t ticks, now = egress_now();
@@ -232,6 +225,9 @@ static void *egress_thread(void *userdata) {
                         case WATCH_CONN_CLIENT:
                         case WATCH_CONN_UPSTREAM:
                                 relay_event(e, w->obj, w->kind == WATCH_CONN_UPSTREAM, what);
+                                break;
+                        case WATCH_HASHED:
+                                hasher_done(e);
                                 break;
                         }
                 }
@@ -369,7 +365,6 @@ static struct egress *egress_new(const struct egress_config *cfg) {
         e->epoll_fd = e->stop_fd = e->timer_fd = e->nflog_fd = e->diag_fd = e->procs_fd = -1;
         for (size_t i = 0; i < ELEMENTSOF(e->pid_fds); i++)
                 e->pid_fds[i] = (struct pid_fds) { .fd_dir = -1, .stat_fd = -1 };
-        e->sha.alg_fd = -1;
         e->w_stop.fd = e->w_timer.fd = e->w_nflog.fd = e->up_udp.fd = -1;
         for (int i = 0; i < 2; i++)
                 e->dns_udp[i].fd = e->dns_tcp[i].fd = e->relay[i].fd = -1;
@@ -389,6 +384,8 @@ void egress_free(struct egress *e) {
                         abort();        /* an eventfd write cannot fail here */
                 (void) pthread_join(e->thread, NULL);
         }
+        /* Connections' events wait for hashes: the last go out before the relay goes. */
+        hasher_stop(e);
         relay_free_all(e);
         gateway_free(e);
         for (int i = 0; i < 2; i++) {
@@ -401,7 +398,7 @@ void egress_free(struct egress *e) {
         safe_close(e->diag_fd);
         safe_close(e->procs_fd);
         identity_forget(e);
-        sha256_engine_close(&e->sha);
+        hasher_free(e);
         /* Closing a netfilter netlink socket waits for nf_tables' pending transaction
          * cleanup, an RCU grace period after our commit (~7 ms measured under load): closed
          * last, at teardown, by when that has usually passed; never on the way to the

@@ -52,6 +52,8 @@ struct egress_config {
          * called connect() on a socket to be allowed, and refuses a socket it was not told
          * of. Without it, only the socket's holders at accept time are known. */
         bool connectors;
+        /* Someone takes the events: executables are hashed for them. Without, never. */
+        bool hash_binaries;
         void (*event)(const struct egress_event *ev, void *userdata); /* from the egress thread */
         void *userdata;
 };

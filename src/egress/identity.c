@@ -2,7 +2,7 @@
 /* Who opened a relayed connection: sock_diag in the sandbox's netns gives the client socket's
  * inode for the exact 4-tuple; the process holding "socket:[INODE]" among the sandbox's pids
  * (its cgroup's cgroup.procs, else every process in the sandbox's netns) owns it; its
- * /proc/PID/exe gives the path and, hashed by one of sha256.h's engines, the content; its
+ * /proc/PID/exe gives the path and, hashed on a thread of its own (hasher.c), the content; its
  * parents up to the sandbox's init give the ancestors the policy's binaries globs also see.
  * The evidence is "observed" (read by the supervisor), never "claimed" by the agent. */
 #include <dirent.h>
@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,7 +25,6 @@
 
 #define IDENTITY_MAX_PIDS 65536
 #define IDENTITY_MAX_ANCESTORS 15
-#define IDENTITY_HASH_MAX_BYTES (512ULL << 20)
 
 /* The client socket's inode, by exact lookup of (client addr:port → dst:dport). */
 static int diag_inode(struct egress *e, int family, const struct sockaddr *client,
@@ -483,48 +481,6 @@ static pid_t parent_of(struct egress *e, pid_t pid) {
         return stat_ppid(buf);
 }
 
-static void hash_exe(struct egress *e, pid_t pid, char hex[65]) {
-        char path[64];
-        struct stat st;
-        int fd;
-        uint8_t md[32];
-        struct exe_hash *h;
-
-        hex[0] = 0;
-        if (!sha256_engine_name(&e->sha))
-                return;
-        (void) snprintf(path, sizeof path, "/proc/%d/exe", (int) pid);
-        /* Cached by (dev, ino, mtime): a binary rewritten in place gets a new mtime. A stat
-         * finds it; only a miss opens and hashes the file (and checks what it opened). */
-        if (stat(path, &st) < 0)
-                return;
-        for (size_t i = 0; i < ELEMENTSOF(e->hashes); i++) {
-                h = &e->hashes[i];
-                if (h->hex[0] && h->dev == st.st_dev && h->ino == st.st_ino &&
-                    h->mtime_sec == st.st_mtim.tv_sec && h->mtime_nsec == st.st_mtim.tv_nsec) {
-                        memcpy(hex, h->hex, 65);
-                        return;
-                }
-        }
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return;
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-            (unsigned long long) st.st_size > IDENTITY_HASH_MAX_BYTES)
-                goto out;
-        if (sha256_fd(&e->sha, fd, (uint64_t) st.st_size, md) < 0)
-                goto out;
-        for (size_t i = 0; i < 32; i++)
-                (void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
-        h = &e->hashes[e->next_hash++ % ELEMENTSOF(e->hashes)];
-        *h = (struct exe_hash) { .dev = st.st_dev, .ino = st.st_ino,
-                                 .mtime_sec = st.st_mtim.tv_sec,
-                                 .mtime_nsec = st.st_mtim.tv_nsec };
-        memcpy(h->hex, hex, 65);
-out:
-        safe_close(fd);
-}
-
 static bool read_exe(pid_t pid, char out[4096]) {
         char path[64];
 
@@ -580,10 +536,11 @@ int identity_of(struct egress *e, pid_t owner, struct identity *ret) {
         ret->pid = owner;
         ret->n_chain = 0;
         ret->sha256[0] = 0;
+        ret->hash_job = 0;
         if (!read_exe(owner, ret->paths[0]))
                 return -ESRCH;
         ret->chain[ret->n_chain++] = ret->paths[0];
-        hash_exe(e, owner, ret->sha256);
+        hasher_lookup(e, owner, ret->sha256, &ret->hash_job);
         /* Ancestors inside the sandbox, nearest first, up to (not including) its init: the
          * init is caisson's own, not something the policy names. */
         for (pid_t p = parent_of(e, owner); p > 1 && ret->n_chain < IDENTITY_MAX_ANCESTORS;

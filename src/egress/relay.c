@@ -63,6 +63,7 @@ static void conn_event(struct egress *e, const struct conn *c, enum egress_event
                 .pid = c->pid,
                 .binary = c->binary[0] ? c->binary : NULL,
                 .assurance = c->sha256[0] ? "proc-exe+sha256" : c->binary[0] ? "proc-exe" : "unknown",
+                /* with hash_job, hasher_emit() adds the hash once it is known */
                 .sha256 = c->sha256[0] ? c->sha256 : NULL,
                 .entry = c->d.entry ? c->d.entry->key : NULL,
                 .widened = c->d.widened,
@@ -70,7 +71,7 @@ static void conn_event(struct egress *e, const struct conn *c, enum egress_event
         };
 
         memcpy(ev.addr, c->dst, sizeof ev.addr);
-        egress_emit(e, &ev);
+        hasher_emit(e, &ev, c->hash_job);
 }
 
 /* Empty pipes are kept for the next connections: two pipe2() and four close() less each. */
@@ -711,6 +712,7 @@ static void connectors_check(struct egress *e, struct conn *c, const struct conn
                 c->pid = w->pid;
                 (void) snprintf(c->binary, sizeof c->binary, "%s", w->chain[0]);
                 c->sha256[0] = 0;
+                c->hash_job = 0;
                 return;
         }
 }
@@ -741,6 +743,7 @@ static void conn_decide(struct egress *e, struct conn *c, const struct identity_
                         id->pid = n_holders ? holders[i] : 0;
                         id->n_chain = 0;
                         id->sha256[0] = 0;
+                        id->hash_job = 0;
                 }
                 decide(e, c, id->chain, id->n_chain, &d, host);
                 if (i > 0 && d.allow && !same_name(c, &d)) {
@@ -762,6 +765,7 @@ static void conn_decide(struct egress *e, struct conn *c, const struct identity_
                 if (id->n_chain > 0)
                         (void) snprintf(c->binary, sizeof c->binary, "%s", id->chain[0]);
                 memcpy(c->sha256, id->sha256, sizeof c->sha256);
+                c->hash_job = id->hash_job;
                 if (i > 0 && n_holders > 1) {
                         char extra[sizeof c->d.detail];
 

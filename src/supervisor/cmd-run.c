@@ -917,6 +917,7 @@ int cmd_run(int argc, char **argv) {
                         .policy = p,
                         .widen_l7 = a.widen_l7,
                         .dns_grace_usec = a.dns_grace_ns / 1000,
+                        .hash_binaries = events_wanted(&ev),
                         .event = egress_event_cb,
                         .userdata = &ev,
                 };

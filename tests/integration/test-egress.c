@@ -1147,6 +1147,86 @@ Test(egress, connect_then_exec_refused) {
         netlab_stop(lab);
 }
 
+/* The line of events holding both needles, or NULL. */
+static const char *event_line(const char *events, const char *a, const char *b) {
+        for (const char *s = events; s && *s;) {
+                const char *nl = strchr(s, '\n');
+                size_t len = nl ? (size_t) (nl - s) : strlen(s);
+
+                if (memmem(s, len, a, strlen(a)) && memmem(s, len, b, strlen(b)))
+                        return s;
+                s = nl ? nl + 1 : NULL;
+        }
+        return NULL;
+}
+
+#define BIGS 6
+
+/* The first connection of each binary has its executable hashed for its events: here six
+ * distinct 300 MiB binaries, a second or more together. Meanwhile the relay's thread goes
+ * on: curl, started once their six connections are open, resolves a name through the
+ * gateway and gets its answer through the relay long before the last of those hashes is
+ * done (the time of its event). Their events wait for the hashes and have them. (Hashed on
+ * the relay's thread, curl got nothing before every hash was done.) */
+Test(egress, hashing_a_binary_stalls_nothing) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab), *big[BIGS], *want[BIGS];
+        char *script = fmt("sh:for b in 0 1 2 3 4 5; do %s/bigpy$b %s/netlab.py probe hold "
+                           NETLAB_WEB " 80 " NETLAB_WEB " 1 >/dev/null 2>&1 & done; i=0; "
+                           /* established to 198.51.100.10:80 as dialled (/proc/net/tcp) */
+                           "while [ $(grep -c ' 0A6433C6:0050 01 ' /proc/net/tcp) -lt %d ] && "
+                           "[ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
+                           "r=$(c http://allowed.lab.test/); "
+                           "echo \"$r done=$(date -u +%%Y-%%m-%%dT%%H:%%M:%%S.%%NZ)\"; wait",
+                           wd, wd, BIGS);
+        struct probe p[] = { { "curl", script } };
+        const char *done, *last = NULL, *t;
+
+        require_egress(lab, wd);
+        for (int i = 0; i < BIGS; i++) {
+                const char *cp[] = { "/bin/cp", "/usr/bin/python3", NULL, NULL };
+                const char *sum[] = { "/usr/bin/sha256sum", NULL, NULL };
+                struct h_result r;
+
+                big[i] = fmt("%s/bigpy%d", wd, i);
+                cp[2] = sum[1] = big[i];
+                h_run(cp, NULL, &r);
+                cr_assert_eq(r.code, 0, "cp: %s", r.err);
+                h_result_done(&r);
+                /* Sparse: no disk, and each a file of its own to hash. */
+                cr_assert_eq(truncate(big[i], (300LL << 20) + i), 0, "truncate: %s", strerror(errno));
+                h_run(sum, &(struct h_opts) { .timeout_s = 60 }, &r);
+                cr_assert_eq(r.code, 0);
+                want[i] = fmt("\"binary\":\"%s\",\"assurance\":\"proc-exe+sha256\",\"sha256\":\"%.64s\"",
+                              big[i], r.out);
+                h_result_done(&r);
+        }
+
+        in_sandbox(lab, wd, POL(wd, fmt("%s%s", entry("web", "allowed.lab.test", 80, "/usr/bin/curl"),
+                                        entry("big", NETLAB_WEB, 80, fmt("%s/bigpy*", wd)))),
+                   p, N(p));
+        expect_ok(&p[0]);
+        done = strstr(p[0].line, " done=");
+        cr_assert(done, "%s", p[0].line);
+        done += 6;
+        for (int i = 0; i < BIGS; i++) {
+                const char *ev = event_line(last_events, "\"event\":\"egress.allowed\"", want[i]);
+
+                cr_expect(ev, "bigpy%d's event, with its hash (%s):\n%s", i, want[i], last_events);
+                if (ev && (!last || ev > last))
+                        last = ev;
+                free(want[i]);
+                free(big[i]);
+        }
+        cr_assert(last && (t = strstr(last, "\"time\":\"")), "%s", last_events);
+        t += 8;
+        cr_expect(strncmp(done, t, 30) < 0, "curl was done at %.30s, after the last hash (%.30s): "
+                  "it waited for them\n%s", done, t, last_events);
+        cr_expect(netlab_log_has(lab, "http", "host=allowed.lab.test"), "%s", netlab_log(lab, "http"));
+        free(script);
+        netlab_stop(lab);
+}
+
 /* A TCP Fast Open client makes no connect(): its sendto(MSG_FASTOPEN) is what gets
  * recorded, so it is allowed like any other client of an allowed binary (a socket with no
  * record is refused). Unix sockets and a connect() on a pipe are not affected. */
