@@ -308,7 +308,12 @@ static enum sniff_result sniff_http(const unsigned char *buf, size_t len,
                                 if (memchr(a, '@', (size_t) (ae - a)) ||
                                     !sniff_host_from_authority(a, (size_t) (ae - a), uri_host))
                                         return SNIFF_MALFORMED;
-                        } else if (ci_prefix(sp1 + 1, (size_t) (sp2 - sp1 - 1), "https://"))
+                        } else if (sp1[1] != '/' && !(sp2 - sp1 == 2 && sp1[1] == '*') &&
+                                   !(sp1 - line == 7 && memcmp(line, "CONNECT", 7) == 0))
+                                /* Any other scheme's absolute-form (https://, ws://, x:...):
+                                 * servers route by its authority too (nginx takes any scheme,
+                                 * Go's server every URL), so Host would not be the name used.
+                                 * CONNECT's authority-form is refused by the framer. */
                                 return SNIFF_MALFORMED;
                         continue;
                 }

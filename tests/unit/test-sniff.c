@@ -154,6 +154,21 @@ Test(sniff, http_absolute_form) {
 
         cr_assert_eq(http("GET http://B.example:81/x HTTP/1.1\r\n\r\n", name), SNIFF_HTTP);
         cr_assert_str_eq(name, "b.example");
+        /* Other schemes name a host too, which servers use instead of Host: refused. */
+        cr_assert_eq(http("GET https://b.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n", name),
+                     SNIFF_MALFORMED);
+        cr_assert_eq(http("GET ws://b.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n", name),
+                     SNIFF_MALFORMED);
+        cr_assert_eq(http("GET x://b.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n", name),
+                     SNIFF_MALFORMED);
+        cr_assert_eq(http("GET b.example HTTP/1.1\r\nHost: a.example\r\n\r\n", name),
+                     SNIFF_MALFORMED);
+        /* origin-form and OPTIONS * name no host: Host decides. */
+        cr_assert_eq(http("OPTIONS * HTTP/1.1\r\nHost: a.example\r\n\r\n", name), SNIFF_HTTP);
+        cr_assert_str_eq(name, "a.example");
+        cr_assert_eq(http("GET /?u=http://b.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n", name),
+                     SNIFF_HTTP);
+        cr_assert_str_eq(name, "a.example");
 }
 
 Test(sniff, http_no_host) {
