@@ -373,8 +373,15 @@ static void start_relay(struct egress *e, struct conn *c) {
                 return;
         }
         c->state = CONN_RELAY;
-        conn_event(e, c, EGRESS_EV_ALLOWED, CAISSON_REASON_EGRESS_ALLOWED,
-                   c->mark ? c->mark : c->d.detail);
+        if (c->mark) {
+                char detail[sizeof c->d.detail + 160];
+
+                /* Why it was allowed (entry, endpoint, the binary or ancestor that matched),
+                 * then how the name check ended. */
+                (void) snprintf(detail, sizeof detail, "%s; %s", c->d.detail, c->mark);
+                conn_event(e, c, EGRESS_EV_ALLOWED, CAISSON_REASON_EGRESS_ALLOWED, detail);
+        } else
+                conn_event(e, c, EGRESS_EV_ALLOWED, CAISSON_REASON_EGRESS_ALLOWED, c->d.detail);
         pump(e, c);
 }
 

@@ -1377,6 +1377,10 @@ Test(egress, events_name_each_decision) {
         ev = h_read_file(evpath);
         cr_assert(ev, "no events file");
         cr_expect(event_has(ev, "egress.allowed", "egress_allowed", "allowed.lab.test"), "%s", ev);
+        /* The allowed event says why (entry, endpoint, binary) and how the name check went. */
+        cr_expect(event_has(ev, "egress.allowed", "egress_allowed",
+                            "\"detail\":\"entry 'web' endpoint allowed.lab.test:80 allows "
+                            "/usr/bin/curl; HTTP Host matches the allowed name\""), "%s", ev);
         cr_expect(event_has(ev, "egress.denied", "egress_no_match", NETLAB_BLOCKED), "%s", ev);
         cr_expect(event_has(ev, "egress.denied", "egress_binary_mismatch", "python3"), "%s", ev);
         cr_expect(event_has(ev, "dns.denied", "dns_denied", "blocked.lab.test"), "%s", ev);
