@@ -536,6 +536,12 @@ static void sniff_step(struct egress *e, struct conn *c, bool timed_out) {
                                 r == SNIFF_TLS ? "TLS SNI" : "HTTP Host", name, c->d.by_name);
                 conn_deny(e, c, CAISSON_REASON_EGRESS_SNI_MISMATCH, detail);
                 return;
+        case SNIFF_TLS_ECH:
+                (void) snprintf(detail, sizeof detail, "TLS with Encrypted Client Hello (outer "
+                                "SNI '%s'): the server may use a hidden name, not '%s'",
+                                name, c->d.by_name);
+                conn_deny(e, c, CAISSON_REASON_EGRESS_SNI_MISMATCH, detail);
+                return;
         case SNIFF_UNKNOWN:
                 if (!c->late_sniff)
                         c->mark = "neither TLS nor HTTP: decided on the address";

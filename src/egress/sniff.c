@@ -11,6 +11,7 @@ static const char *const result_names[] = {
         [SNIFF_NEED_MORE] = "need_more", [SNIFF_TLS] = "tls", [SNIFF_TLS_NO_SNI] = "tls_no_sni",
         [SNIFF_HTTP] = "http", [SNIFF_HTTP_NO_HOST] = "http_no_host",
         [SNIFF_MALFORMED] = "malformed", [SNIFF_UNKNOWN] = "unknown", [SNIFF_H2] = "h2",
+        [SNIFF_TLS_ECH] = "tls_ech",
 };
 
 const char *sniff_result_to_string(enum sniff_result r) {
@@ -124,7 +125,7 @@ static enum sniff_result parse_client_hello(const unsigned char *hs, size_t n,
         struct cursor c = { .p = hs, .len = n };
         unsigned v, len, ext_total;
         enum sniff_result res = SNIFF_TLS_NO_SNI;
-        bool seen_sni = false;
+        bool seen_sni = false, ech = false;
         size_t ext_end;
 
         if (!take(&c, 2 + 32, NULL) ||                                 /* version, random */
@@ -143,6 +144,11 @@ static enum sniff_result parse_client_hello(const unsigned char *hs, size_t n,
 
                 if (!take_u16(&c, &type) || !take_u16(&c, &v) || !take(&c, v, &body))
                         return SNIFF_MALFORMED;
+                /* encrypted_client_hello: a client-facing server (a CDN) routes by the inner
+                 * ClientHello's name, which only it can decrypt; the outer SNI need not be
+                 * that name. Real ECH and GREASE look alike without the server's key. */
+                if (type == 0xfe0d)
+                        ech = true;
                 if (type != 0)
                         continue;
                 if (seen_sni)
@@ -152,7 +158,7 @@ static enum sniff_result parse_client_hello(const unsigned char *hs, size_t n,
                 if (res == SNIFF_MALFORMED)
                         return res;
         }
-        return res;
+        return ech ? SNIFF_TLS_ECH : res;
 }
 
 static enum sniff_result sniff_tls(const unsigned char *buf, size_t len,
@@ -428,7 +434,7 @@ enum sniff_result sniff_parse(const unsigned char *buf, size_t len,
         /* At the cap, a prefix is all there will ever be. */
         if (r == SNIFF_NEED_MORE && len >= SNIFF_MAX_BYTES)
                 r = SNIFF_MALFORMED;
-        if (r != SNIFF_TLS && r != SNIFF_HTTP)
+        if (r != SNIFF_TLS && r != SNIFF_HTTP && r != SNIFF_TLS_ECH)
                 name[0] = 0;
         return r;
 }

@@ -23,12 +23,16 @@ enum sniff_result {
         SNIFF_UNKNOWN,          /* neither protocol: decided on the address */
         SNIFF_H2,               /* the HTTP/2 connection preface (prior knowledge): no name
                                  * here, each request's is checked by the framer (http.h) */
+        SNIFF_TLS_ECH,          /* a ClientHello with Encrypted Client Hello (RFC 9849): the
+                                 * server may use the hidden inner name; the outer one, if
+                                 * any, in name */
 };
 
 /* The client connection preface of HTTP/2 (RFC 9113 §3.4), 24 bytes. */
 #define HTTP2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
-/* Looks at the first len bytes a client sent. On SNIFF_TLS / SNIFF_HTTP, name holds the host,
+/* Looks at the first len bytes a client sent. On SNIFF_TLS / SNIFF_HTTP (and SNIFF_TLS_ECH, the
+ * outer SNI or ""), name holds the host,
  * lower-cased, without port and without a trailing dot (NUL-terminated, ≤ SNIFF_MAX_NAME).
  * A ClientHello may span several TLS records (only the first record's handshake prefix is
  * needed up to the extension); HTTP headers end at the first empty line. */

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         n = strlen(name);
         if (n > SNIFF_MAX_NAME)
                 abort();
-        if ((r == SNIFF_TLS || r == SNIFF_HTTP) != (n > 0))
+        if ((r == SNIFF_TLS || r == SNIFF_HTTP) ? n == 0 : n > 0 && r != SNIFF_TLS_ECH)
                 abort();
         if (n && name[n - 1] == '.')
                 abort();
@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 enum sniff_result r2 = sniff_parse(data, size / 2, n2);
 
                 if (r2 != SNIFF_NEED_MORE && r2 != SNIFF_TLS && r2 != SNIFF_MALFORMED &&
-                    r2 != SNIFF_TLS_NO_SNI)
+                    r2 != SNIFF_TLS_NO_SNI && r2 != SNIFF_TLS_ECH)
                         abort();
         }
         /* HTTP/2: the preface alone decides, and so does every longer input. */

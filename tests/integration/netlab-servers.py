@@ -790,9 +790,26 @@ def p_resolve(name):
     return ",".join(sorted({i[4][0] for i in infos}))
 
 
-def p_tls(host, port, sni):
+def with_ech(hello):
+    """The ClientHello record with an encrypted_client_hello extension (0xfe0d) added, an
+    outer one with random contents, as a GREASE or real ECH client sends it."""
+    body = hello[9:]
+    p = 2 + 32
+    p += 1 + body[p]                                # session id
+    p += 2 + int.from_bytes(body[p:p + 2], "big")   # cipher suites
+    p += 1 + body[p]                                # compression
+    ext_len = int.from_bytes(body[p:p + 2], "big")
+    ech = b"\x00\x00\x01\x00\x01\x2a" + b"\x00\x20" + os.urandom(32) + b"\x00\x40" + os.urandom(64)
+    ext = b"\xfe\x0d" + len(ech).to_bytes(2, "big") + ech
+    body = body[:p] + (ext_len + len(ext)).to_bytes(2, "big") + body[p + 2:] + ext
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return hello[:3] + len(hs).to_bytes(2, "big") + hs
+
+
+def p_tls(host, port, sni, *opts):
     """A real ClientHello (made by OpenSSL through a memory BIO) naming SNI, sent to
-    HOST:PORT; ok when the lab's TLS-ish server answered its fixed bytes."""
+    HOST:PORT; ok when the lab's TLS-ish server answered its fixed bytes. Option "ech" adds an
+    Encrypted Client Hello extension."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -803,6 +820,8 @@ def p_tls(host, port, sni):
     except ssl.SSLWantReadError:
         pass
     hello = out.read()
+    if "ech" in opts:
+        hello = with_ech(hello)
     with connect(host, port) as s:
         s.sendall(hello)
         got = read_all(s)

@@ -729,6 +729,8 @@ Test(egress, sni_and_host_mismatch_refused) {
                 { "host", "http allowed.lab.test 80" },
                 { "cdn", "http allowed.lab.test 80 cdn.lab.test" },
                 { "cdncurl", "curl --resolve cdn.lab.test:80:" NETLAB_WEB " http://cdn.lab.test/" },
+                /* the outer SNI is the allowed name, the server may route by a hidden one */
+                { "ech", "tls sni.lab.test 443 sni.lab.test ech" },
         };
 
         require_egress(lab, wd);
@@ -738,7 +740,12 @@ Test(egress, sni_and_host_mismatch_refused) {
         expect_ok(&p[2]);
         expect_refused(&p[3]);
         expect_refused(&p[4]);
-        cr_expect(netlab_log_has(lab, "tls", "sni=sni.lab.test"));
+        expect_refused(&p[5]);
+        cr_expect(event_has(last_events, "egress.denied", "sni_mismatch", "Encrypted Client Hello"),
+                  "%s", last_events ?: "");
+        cr_expect_eq(count_in(netlab_log(lab, "tls"), "sni=sni.lab.test"), 1, "%s",
+                     netlab_log(lab, "tls"));
+        control_ok(lab, "tls " NETLAB_TLS " 443 sni.lab.test ech");
         cr_expect(!netlab_log_has(lab, "tls", "evil.example"), "%s", netlab_log(lab, "tls"));
         cr_expect(!netlab_log_has(lab, "http", "host=cdn.lab.test"), "%s", netlab_log(lab, "http"));
         /* Controls: without caisson both reach the server. */

@@ -70,6 +70,20 @@ Test(sniff, tls_split_records) {
         cr_assert_str_eq(name, "a.example");
 }
 
+/* Encrypted Client Hello: the name the relay sees need not be the one the server uses. */
+Test(sniff, tls_ech_refused) {
+        unsigned char e[300], m[4096];
+        char name[SNIFF_MAX_NAME + 1];
+        size_t el = sni_ext(e, "a.example");
+
+        /* an encrypted_client_hello extension (type 0xfe0d), its body opaque here */
+        e[el++] = 0xfe, e[el++] = 0x0d, e[el++] = 0, e[el++] = 3;
+        e[el++] = 0, e[el++] = 0, e[el++] = 1;
+        cr_assert_eq(sniff_parse(m, client_hello(m, e, el, 0), name), SNIFF_TLS_ECH);
+        cr_assert_str_eq(name, "a.example");
+        cr_assert_eq(sniff_parse(m, client_hello(m, e + 9 + 9, el - 18, 0), name), SNIFF_TLS_ECH);
+}
+
 Test(sniff, tls_without_sni) {
         unsigned char m[4096], e[4] = { 0, 0x2b, 0, 0 };        /* an empty other extension */
         char name[SNIFF_MAX_NAME + 1];
