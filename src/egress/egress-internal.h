@@ -118,6 +118,11 @@ struct http_conn {
         unsigned char buf[2 * HTTP_MAX_HEAD];
 };
 
+struct alt_name {
+        char name[DNS_MAX_NAME + 1];
+        struct egress_decision d;       /* the first holder's, for this name */
+};
+
 struct conn {
         struct watch wc, wu;            /* client and upstream fds */
         enum conn_state state;
@@ -140,6 +145,10 @@ struct conn {
                                          * bytes are still to be name-checked */
         uint64_t late_deadline;
         struct half c2u, u2c;
+        /* Other names that resolved to dst and are allowed for every holder and connector
+         * (a CDN address serving two allowed names): the client may name any of them. */
+        struct alt_name *alts;
+        size_t n_alts;
         struct conn *prev, *next;       /* the live list */
         struct conn *next_dead;
 };

@@ -171,6 +171,7 @@ void relay_reap(struct egress *e) {
 
                 e->dead = c->next_dead;
                 free(c->peek);
+                free(c->alts);
                 if (c->http)
                         http_framer_done(&c->http->f);
                 free(c->http);
@@ -183,6 +184,35 @@ void relay_free_all(struct egress *e) {
                 conn_close(e, e->conns, true);
         relay_reap(e);
         relay_free_pipes(e);
+}
+
+/* Whether name is c's own or one of its other names. */
+static bool name_allowed(const struct conn *c, const char *name) {
+        if (sniff_name_equal(name, c->d.by_name))
+                return true;
+        for (size_t i = 0; i < c->n_alts; i++)
+                if (sniff_name_equal(name, c->alts[i].name))
+                        return true;
+        return false;
+}
+
+/* The client names another of c's allowed names: c is decided for that one now (its entry
+ * and detail in the events), and the former stays allowed besides. */
+static void take_alt_name(struct conn *c, const char *name) {
+        for (size_t i = 0; i < c->n_alts; i++) {
+                struct alt_name *a = &c->alts[i], was;
+
+                if (!sniff_name_equal(name, a->name))
+                        continue;
+                (void) snprintf(was.name, sizeof was.name, "%s", c->host);
+                was.d = c->d;
+                was.d.by_name = a->name;
+                (void) snprintf(c->host, sizeof c->host, "%s", a->name);
+                c->d = a->d;
+                c->d.by_name = c->host;
+                *a = was;
+                return;
+        }
 }
 
 /* --- relaying --- */
@@ -263,7 +293,7 @@ static int http_pump(struct egress *e, struct conn *c) {
                                 conn_deny(e, c, CAISSON_REASON_EGRESS_SNI_MISMATCH, detail);
                                 return -1;
                         }
-                        if (r == HTTP_FRAME_REQUEST && !sniff_name_equal(name, c->d.by_name)) {
+                        if (r == HTTP_FRAME_REQUEST && !name_allowed(c, name)) {
                                 /* A kept-alive connection to a CDN address: the second request
                                  * may name another of its sites. */
                                 (void) snprintf(detail, sizeof detail, "%s request %u on this "
@@ -508,7 +538,10 @@ static void sniff_step(struct egress *e, struct conn *c, bool timed_out) {
         case SNIFF_H2:
                 /* HTTP/2: each request's :authority, its first one too, is the framer's to
                  * check; none of a header block goes on before. */
-                if (r == SNIFF_H2 || sniff_name_equal(name, c->d.by_name)) {
+                if (r != SNIFF_H2 && !c->late_sniff)
+                        take_alt_name(c, name);
+                if (r == SNIFF_H2 || (c->late_sniff ? name_allowed(c, name) :
+                                                      sniff_name_equal(name, c->d.by_name))) {
                         if (!c->late_sniff)
                                 c->mark = r == SNIFF_TLS ? "TLS SNI matches the allowed name" :
                                           r == SNIFF_H2 ? "HTTP/2: every request's :authority is checked" :
@@ -568,12 +601,21 @@ static bool is_host_own(struct egress *e, int family, const uint8_t *addr) {
         return false;
 }
 
-/* The decision for one holder of the client socket: *out, and in host the name it was
- * decided for. */
+/* Names of one address, live ones first looked up per decision: bit i of a mask is names[i]
+ * allowed; NAME_ADDR, decided on the address (every name allowed). */
+#define RELAY_NAMES 16
+#define NAME_ADDR (1U << 31)
+#define NAMES_ALL (~0U)
+
+/* The decision for one holder of the client socket: *out (the first name that allows, else
+ * the address alone), in host the name it was decided for, in *ok every name that allows
+ * (NAMES_ALL when the address alone does) and, with all, each name's decision. */
 static void decide(struct egress *e, const struct conn *c, const char *const *chain,
-                   size_t n_chain, struct egress_decision *out, char host[DNS_MAX_NAME + 1]) {
-        const char *names[8];
+                   size_t n_chain, struct egress_decision *out, char host[DNS_MAX_NAME + 1],
+                   uint32_t *ok, struct egress_decision *all) {
+        const char *names[RELAY_NAMES];
         size_t n = egress_resolved_names(e, c->family, c->dst, names, ELEMENTSOF(names), false);
+        bool found = false;
         struct egress_request req = {
                 .family = c->family,
                 .port = c->dport,
@@ -585,14 +627,22 @@ static void decide(struct egress *e, const struct conn *c, const char *const *ch
         struct egress_decision d;
 
         memcpy(req.addr, c->dst, sizeof req.addr);
+        *ok = 0;
         /* Each name the gateway resolved to this address, then the address alone (an
-         * allowed_ips range): the first that allows decides; else the first refusal. */
+         * allowed_ips range): the first that allows decides; else the first refusal. Every
+         * name is tried, for the names the client may send besides (*ok). */
         for (size_t i = 0; i <= n; i++) {
                 req.host = i < n ? names[i] : NULL;
                 policy_egress_decide(e->cfg.policy, &req, &d);
-                if (i == 0 || d.allow)
-                        *out = d;
+                if (all && i < n)
+                        all[i] = d;
+                if (d.allow)
+                        *ok |= d.by_name ? 1U << i : NAMES_ALL;
+                if (found || !(i == 0 || d.allow))
+                        continue;
+                *out = d;
                 if (d.allow) {
+                        found = true;
                         if (req.host)
                                 (void) snprintf(host, DNS_MAX_NAME + 1, "%s", req.host);
                         /* by_name pointed into the resolved table, whose slot a later DNS
@@ -600,9 +650,10 @@ static void decide(struct egress *e, const struct conn *c, const char *const *ch
                          * check must use the name this decision was made for. */
                         if (out->by_name)
                                 out->by_name = host;
-                        return;
                 }
         }
+        if (found)
+                return;
         if (n > 0) {
                 (void) snprintf(host, DNS_MAX_NAME + 1, "%s", names[0]);
                 return;
@@ -681,16 +732,12 @@ static int batch_identity(struct egress *e, pid_t pid, struct identity *id) {
         return 0;
 }
 
-/* Whether d allows for the same name as c's decision so far (set when have is true). */
-static bool same_name(const struct conn *c, const struct egress_decision *d) {
-        return c->d.by_name ? d->by_name && streq(d->by_name, c->d.by_name) : !d->by_name;
-}
-
 /* After c's holders were allowed (c->d): each caller of connect() on the client socket
- * (connectors.c, rec) must be allowed too, for the same name. Else c->d becomes the
+ * (connectors.c, rec) must be allowed too, for the name c was allowed for (primary, a bit as
+ * in decide()'s *ok); *names keeps the names allowed for every one. Else c->d becomes the
  * refusal, naming the caller; with no record, the holder stays named. */
 static void connectors_check(struct egress *e, struct conn *c, const struct connect_record *rec,
-                             bool have) {
+                             bool have, uint32_t primary, uint32_t *names) {
         const char *why = !have ? "no connect() on this socket was seen from inside the sandbox" :
                           rec->overflow ? "connect() was called on this socket too many times" :
                           rec->unknown || rec->n == 0 ? "a process that called connect() on this "
@@ -706,10 +753,13 @@ static void connectors_check(struct egress *e, struct conn *c, const struct conn
                 const struct connector *w = rec->who[k];
                 struct egress_decision d;
                 char host[DNS_MAX_NAME + 1] = "";
+                uint32_t ok;
 
-                decide(e, c, w->chain, w->n_chain, &d, host);
-                if (d.allow && same_name(c, &d))
+                decide(e, c, w->chain, w->n_chain, &d, host, &ok, NULL);
+                if (d.allow && (ok & primary)) {
+                        *names &= ok;
                         continue;
+                }
                 if (d.allow) {
                         d.allow = false;
                         d.reason = CAISSON_REASON_EGRESS_BINARY_MISMATCH;
@@ -730,12 +780,35 @@ static void connectors_check(struct egress *e, struct conn *c, const struct conn
         }
 }
 
+/* The names besides c's own that every holder and connector is allowed for (bits of names,
+ * decisions in all, as decide() gave them for the first holder): the client may send any
+ * of them. Without memory, only c's own name is allowed. */
+static void keep_alt_names(struct conn *c, const struct egress_decision *all, uint32_t names) {
+        size_t n = (size_t) __builtin_popcount(names);
+
+        if (n == 0 || !(c->alts = calloc(n, sizeof *c->alts)))
+                return;
+        for (size_t k = 0; k < RELAY_NAMES; k++) {
+                struct alt_name *a = &c->alts[c->n_alts];
+
+                if (!(names & (1U << k)) || !all[k].by_name)
+                        continue;
+                (void) snprintf(a->name, sizeof a->name, "%s", all[k].by_name);
+                a->d = all[k];
+                a->d.by_name = a->name;         /* pointed into the resolved table */
+                a->d.matched_path = NULL;       /* pointed into the identity */
+                c->n_alts++;
+        }
+}
+
 /* The decision for c, whose holders q found, and what follows from it. */
 static void conn_decide(struct egress *e, struct conn *c, const struct identity_query *q,
                         struct identity *id) {
         const pid_t *holders = q->holders;
         size_t n_holders = q->r == 0 ? q->n_holders : 0;
         struct connect_record rec = { 0 };
+        struct egress_decision all[RELAY_NAMES];
+        uint32_t primary = 0, names = NAMES_ALL;
         bool have = false;
 
         /* Taken whatever the holders' verdict, so no record outlives its socket. A client
@@ -750,6 +823,7 @@ static void conn_decide(struct egress *e, struct conn *c, const struct identity_
         for (size_t i = 0; i == 0 || i < n_holders; i++) {
                 struct egress_decision d;
                 char host[DNS_MAX_NAME + 1] = "";
+                uint32_t ok;
 
                 if (n_holders == 0 || batch_identity(e, holders[i], id) < 0) {
                         e->id_batch_pid = 0;
@@ -758,8 +832,14 @@ static void conn_decide(struct egress *e, struct conn *c, const struct identity_
                         id->sha256[0] = 0;
                         id->hash_job = 0;
                 }
-                decide(e, c, id->chain, id->n_chain, &d, host);
-                if (i > 0 && d.allow && !same_name(c, &d)) {
+                decide(e, c, id->chain, id->n_chain, &d, host, &ok, i == 0 ? all : NULL);
+                /* The name the first holder is allowed for is the one every other holder
+                 * must be allowed for too; the others they all share are kept besides. */
+                if (i == 0 && d.allow)
+                        primary = d.by_name ? ok & -ok : NAME_ADDR;
+                if (d.allow)
+                        names &= ok;
+                if (i > 0 && d.allow && !(ok & primary)) {
                         d.allow = false;
                         d.reason = CAISSON_REASON_EGRESS_BINARY_MISMATCH;
                         (void) snprintf(d.detail, sizeof d.detail,
@@ -794,8 +874,10 @@ static void conn_decide(struct egress *e, struct conn *c, const struct identity_
          * holders are who has it now, which a process can change by exec'ing an allowed
          * binary or handing the socket over before this accept. */
         if (c->d.allow && e->cfg.connectors && q->r == 0)
-                connectors_check(e, c, &rec, have);
+                connectors_check(e, c, &rec, have, primary, &names);
         connect_record_done(&rec);
+        if (c->d.allow && c->d.by_name)
+                keep_alt_names(c, all, names & ~primary);
 
         if (!c->d.allow) {
                 enum caisson_reason reason = c->d.reason;

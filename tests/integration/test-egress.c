@@ -755,6 +755,38 @@ Test(egress, sni_and_host_mismatch_refused) {
         netlab_stop(lab);
 }
 
+/* Two allowed names on one (CDN) address: the client may name either, if it is allowed
+ * for that name. allowed.lab.test is resolved first, so it comes first for the address;
+ * curl then asks for cdn.lab.test, allowed to curl alone: let through, and the event
+ * names the entry of cdn.lab.test. python, allowed only allowed.lab.test, is refused
+ * cdn.lab.test, in a first request and in a kept-alive second one. */
+Test(egress, two_allowed_names_share_an_address) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        struct probe p[] = {
+                { "first", "http allowed.lab.test 80" },
+                { "curlcdn", "curl http://cdn.lab.test/" },
+                { "pycdn", "http cdn.lab.test 80" },
+                { "pyboth", "keepalive allowed.lab.test 80 allowed.lab.test cdn.lab.test" },
+        };
+
+        require_egress(lab, wd);
+        in_sandbox(lab, wd, POL(wd, fmt("%s%s", entry("web", "allowed.lab.test", 80, "/**"),
+                                        entry("cdn", "cdn.lab.test", 80, "/usr/bin/curl"))),
+                   p, N(p));
+        expect_ok(&p[0]);
+        expect_ok(&p[1]);
+        expect_refused(&p[2]);
+        expect_refused(&p[3]);
+        cr_expect(event_has(last_events, "egress.allowed", "egress_allowed",
+                            "\"hostname\":\"cdn.lab.test\",\"pid\""), "%s", last_events ?: "");
+        cr_expect(event_has(last_events, "egress.allowed", "egress_allowed", "\"entry\":\"cdn\""),
+                  "%s", last_events ?: "");
+        cr_expect_eq(count_in(netlab_log(lab, "http"), "host=cdn.lab.test"), 1, "%s",
+                     netlab_log(lab, "http"));
+        netlab_stop(lab);
+}
+
 /* Plain HTTP keeps a connection for more requests: the second one on a connection allowed
  * for allowed.lab.test must not reach another site served at the same address. Controls:
  * two requests for the allowed name get through on one connection, and without caisson the
