@@ -22,7 +22,6 @@
 #define EGRESS_MAX_PENDING 512         /* DNS queries waiting for the upstream */
 #define EGRESS_MAX_DNS_TCP 64          /* DNS-over-TCP clients at once */
 #define EGRESS_MAX_RESOLVED 4096       /* (address, name) pairs the relay may match */
-#define EGRESS_MAX_HOST_ADDRS 64
 #define RELAY_ACCEPT_BATCH 64          /* connections identified in one walk of /proc */
 #define EGRESS_DNS_TIMEOUT_USEC (2 * 1000000ULL)
 #define EGRESS_SNIFF_TIMEOUT_USEC (5 * 1000000ULL)
@@ -43,6 +42,7 @@ enum watch_kind {
         WATCH_CONN_CLIENT,
         WATCH_CONN_UPSTREAM,
         WATCH_HASHED,           /* hasher.c: a hash is done */
+        WATCH_ADDRS,            /* the supervisor's netns gained or lost an address */
 };
 
 struct watch {
@@ -233,8 +233,10 @@ struct egress {
         pthread_t thread;
         bool started;
 
-        struct { int family; uint8_t addr[16]; } host_addrs[EGRESS_MAX_HOST_ADDRS];
+        struct host_addr { int family; uint8_t addr[16]; } *host_addrs; /* read again at
+                                         * every address change (w_addrs) */
         size_t n_host_addrs;
+        struct watch w_addrs;           /* rtnetlink: the host's addresses changed */
 
         struct dns_pending pending[EGRESS_MAX_PENDING];
         size_t n_pending;               /* slots ever used: [0, n_pending) */

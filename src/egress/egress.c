@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <poll.h>
@@ -168,6 +169,71 @@ static void nflog_packet(const struct nft_log_packet *p, void *userdata) {
         egress_emit(e, &ev);
 }
 
+/* The supervisor's own addresses (its netns, where the relay connects from): a sandbox may
+ * never reach the host's own services through the relay, whatever the policy says. All of
+ * them, read again whenever one is added or removed (w_addrs): a VPN, a bridge or a DHCP
+ * lease that comes after the sandbox's start counts too. If they cannot be read again, the
+ * last reading stays. */
+static void collect_host_addrs(struct egress *e) {
+        struct ifaddrs *ifa = NULL;
+        struct host_addr *a;
+        size_t n = 0;
+
+        if (getifaddrs(&ifa) < 0)
+                return;
+        for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
+                n += i->ifa_addr && (i->ifa_addr->sa_family == AF_INET ||
+                                     i->ifa_addr->sa_family == AF_INET6);
+        a = calloc(n ?: 1, sizeof *a);
+        if (!a) {
+                freeifaddrs(ifa);
+                return;
+        }
+        n = 0;
+        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+                if (!i->ifa_addr)
+                        continue;
+                if (i->ifa_addr->sa_family == AF_INET) {
+                        a[n].family = AF_INET;
+                        memcpy(a[n++].addr, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, 4);
+                } else if (i->ifa_addr->sa_family == AF_INET6) {
+                        a[n].family = AF_INET6;
+                        memcpy(a[n++].addr, &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr, 16);
+                }
+        }
+        freeifaddrs(ifa);
+        free(e->host_addrs);
+        e->host_addrs = a;
+        e->n_host_addrs = n;
+}
+
+/* Told of every address added to or removed from the supervisor's netns. */
+static int open_addr_watch(void) {
+        struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
+                                  .nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR };
+        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                int r = -errno;
+
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+static void addrs_changed(struct egress *e) {
+        char buf[8192];
+
+        /* The messages only say that something changed (an overflow, ENOBUFS, too): read
+         * them all, then the addresses once. */
+        while (recv(e->w_addrs.fd, buf, sizeof buf, MSG_DONTWAIT) > 0 || errno == ENOBUFS) {
+        }
+        collect_host_addrs(e);
+}
+
 /* --- the thread --- */
 
 static void *egress_thread(void *userdata) {
@@ -228,6 +294,9 @@ static void *egress_thread(void *userdata) {
                                 break;
                         case WATCH_HASHED:
                                 hasher_done(e);
+                                break;
+                        case WATCH_ADDRS:
+                                addrs_changed(e);
                                 break;
                         }
                 }
@@ -324,29 +393,6 @@ static void egress_fd_budget(struct egress *e) {
                 e->max_conns = 16;      /* a tiny limit: refuse early, still relay a few */
 }
 
-/* The supervisor's own addresses (its netns, where the relay connects from): a sandbox may
- * never reach the host's own services through the relay, whatever the policy says. */
-static void collect_host_addrs(struct egress *e) {
-        struct ifaddrs *ifa = NULL;
-
-        if (getifaddrs(&ifa) < 0)
-                return;
-        for (struct ifaddrs *i = ifa; i && e->n_host_addrs < EGRESS_MAX_HOST_ADDRS; i = i->ifa_next) {
-                if (!i->ifa_addr)
-                        continue;
-                if (i->ifa_addr->sa_family == AF_INET) {
-                        e->host_addrs[e->n_host_addrs].family = AF_INET;
-                        memcpy(e->host_addrs[e->n_host_addrs++].addr,
-                               &((struct sockaddr_in *) i->ifa_addr)->sin_addr, 4);
-                } else if (i->ifa_addr->sa_family == AF_INET6) {
-                        e->host_addrs[e->n_host_addrs].family = AF_INET6;
-                        memcpy(e->host_addrs[e->n_host_addrs++].addr,
-                               &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr, 16);
-                }
-        }
-        freeifaddrs(ifa);
-}
-
 static struct egress *egress_new(const struct egress_config *cfg) {
         struct egress *e = calloc(1, sizeof *e);
 
@@ -365,7 +411,7 @@ static struct egress *egress_new(const struct egress_config *cfg) {
         e->epoll_fd = e->stop_fd = e->timer_fd = e->nflog_fd = e->diag_fd = e->procs_fd = -1;
         for (size_t i = 0; i < ELEMENTSOF(e->pid_fds); i++)
                 e->pid_fds[i] = (struct pid_fds) { .fd_dir = -1, .stat_fd = -1 };
-        e->w_stop.fd = e->w_timer.fd = e->w_nflog.fd = e->up_udp.fd = -1;
+        e->w_stop.fd = e->w_timer.fd = e->w_nflog.fd = e->up_udp.fd = e->w_addrs.fd = -1;
         for (int i = 0; i < 2; i++)
                 e->dns_udp[i].fd = e->dns_tcp[i].fd = e->relay[i].fd = -1;
         /* pending[] (400 KiB) stays untouched: a slot's fds are set when it is taken
@@ -394,6 +440,8 @@ void egress_free(struct egress *e) {
                 safe_close(e->relay[i].fd);
         }
         safe_close(e->up_udp.fd);
+        safe_close(e->w_addrs.fd);
+        free(e->host_addrs);
         safe_close(e->nflog_fd);
         safe_close(e->diag_fd);
         safe_close(e->procs_fd);
@@ -496,7 +544,13 @@ int egress_setup(const struct egress_config *cfg, struct egress **ret, struct ca
         if (fstat(cfg->sandbox_netns_fd, &st) == 0)
                 e->netns_ino = st.st_ino;
 
-        /* In our own netns: the host's addresses and the socket to the upstream resolver. */
+        /* In our own netns: the host's addresses (watched before they are read, so no change
+         * falls between) and the socket to the upstream resolver. */
+        e->w_addrs.fd = open_addr_watch();
+        if (e->w_addrs.fd < 0)
+                return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, -e->w_addrs.fd,
+                               "egress: watch the host's addresses");
+        e->w_addrs.kind = WATCH_ADDRS;
         collect_host_addrs(e);
         egress_fd_budget(e);
         if (cfg->upstream_len > 0) {
@@ -545,6 +599,8 @@ int egress_setup(const struct egress_config *cfg, struct egress **ret, struct ca
                 r = egress_watch_add(e, &e->w_timer, EPOLLIN);
         if (r >= 0)
                 r = egress_watch_add(e, &e->w_nflog, EPOLLIN);
+        if (r >= 0)
+                r = egress_watch_add(e, &e->w_addrs, EPOLLIN);
         if (r >= 0 && e->up_udp.fd >= 0)
                 r = egress_watch_add(e, &e->up_udp, EPOLLIN);
         for (int i = 0; i < 2 && r >= 0; i++) {

@@ -10,18 +10,21 @@
  * with its control: the same probe from the lab host netns without caisson, and for TCP
  * the same probe under a policy that allows it. Until caisson has egress (its run refuses
  * --allow as "not available yet"), the tests that need it skip with that message. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -713,6 +716,54 @@ Test(egress, host_loopback_and_own_address_unreachable) {
                   "%s", last_events);
         close(lo);
         close(own);
+        netlab_stop(lab);
+}
+
+/* An address the host gains while the sandbox runs (a VPN, a bridge, a new lease) is the
+ * host's own too: the relay reads the host's addresses again at every change. Here the lab
+ * host's lo gets 203.0.113.77 only after the sandbox has started, with a listener on it
+ * (bound beforehand with IP_FREEBIND); the policy's allowed_ips covers it. Control: from
+ * inside the lab host netns the listener takes the same connection. */
+Test(egress, host_address_added_later_unreachable) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        char *ready = h_path(wd, "ready"), *go = h_path(wd, "go");
+        char *add = fmt("i=0; while [ ! -e %s ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); "
+                        "done; ip addr add 203.0.113.77/32 dev lo && touch %s", ready, go);
+        const char *adder[] = { "/bin/sh", "-c", add, NULL };
+        char *script = fmt("sh:touch %s; i=0; while [ ! -e %s ] && [ $i -lt 200 ]; do sleep 0.05; "
+                           "i=$((i+1)); done; $P http 203.0.113.77 8082", ready, go);
+        struct probe p[] = { { "later", script } };
+        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(8082) };
+        struct h_proc proc;
+        struct h_result r;
+        int one = 1, fd;
+
+        require_egress(lab, wd);
+        netlab_enter(lab, NETLAB_HOST);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        netlab_leave(lab);
+        cr_assert(fd >= 0);
+        cr_assert_eq(inet_pton(AF_INET, "203.0.113.77", &sin.sin_addr), 1);
+        cr_assert_eq(setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof one), 0);
+        cr_assert_eq(bind(fd, (struct sockaddr *) &sin, sizeof sin), 0, "bind: %s", strerror(errno));
+        cr_assert_eq(listen(fd, 16), 0);
+        netlab_spawn(lab, NETLAB_HOST, adder, NULL, &proc);
+        in_sandbox(lab, wd, POL(wd, "  ips:\n    endpoints:\n      - allowed_ips: [\"203.0.113.0/24\"]\n"
+                                    "        port: 8082\n    binaries:\n      - path: \"/**\"\n"),
+                   p, N(p));
+        h_wait(&proc, 10, &r);
+        cr_assert_eq(r.code, 0, "the address was not added: %s", r.err);
+        h_result_done(&r);
+        expect_refused(&p[0]);
+        cr_expect_eq(netlab_accepted(fd), 0, "the host's new address was reached");
+        cr_expect(event_has(last_events, "egress.denied", "egress_host_address", "203.0.113.77"),
+                  "%s", last_events ?: "");
+        control_ok(lab, "connect 203.0.113.77 8082");
+        cr_expect_eq(netlab_accepted(fd), 1);
+        close(fd);
+        free(script);
+        free(add);
         netlab_stop(lab);
 }
 
