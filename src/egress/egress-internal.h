@@ -222,6 +222,7 @@ struct pid_fds {
 struct egress {
         struct egress_config cfg;
         int epoll_fd, stop_fd, timer_fd, nflog_fd, diag_fd;
+        int ct_fd;                /* ctnetlink in the sandbox netns (identity.c) */
         struct hasher *hasher;    /* hashes client executables (hasher.c), from the first */
         void *nft_ctx;            /* the fence's libnftables context, released at teardown */
         struct watch w_stop, w_timer, w_nflog;

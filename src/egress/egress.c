@@ -409,6 +409,7 @@ static struct egress *egress_new(const struct egress_config *cfg) {
         e->cfg = *cfg;
         connectors_init(&e->connectors);
         e->epoll_fd = e->stop_fd = e->timer_fd = e->nflog_fd = e->diag_fd = e->procs_fd = -1;
+        e->ct_fd = -1;
         for (size_t i = 0; i < ELEMENTSOF(e->pid_fds); i++)
                 e->pid_fds[i] = (struct pid_fds) { .fd_dir = -1, .stat_fd = -1 };
         e->w_stop.fd = e->w_timer.fd = e->w_nflog.fd = e->up_udp.fd = e->w_addrs.fd = -1;
@@ -444,6 +445,7 @@ void egress_free(struct egress *e) {
         free(e->host_addrs);
         safe_close(e->nflog_fd);
         safe_close(e->diag_fd);
+        safe_close(e->ct_fd);
         safe_close(e->procs_fd);
         identity_forget(e);
         hasher_free(e);
@@ -519,6 +521,9 @@ static int setup_in_netns(struct egress *e, struct caisson_error *err) {
         r = nft_probe(err);
         if (r < 0)
                 return r;
+        /* After the probe: NETLINK_NETFILTER works here. Without it a connection whose
+         * source port NAT changed cannot be identified, and is refused. */
+        e->ct_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER);
         e->nflog_fd = nft_log_open(EGRESS_LOG_GROUP);
         if (e->nflog_fd < 0)
                 return cs_fail(err, CAISSON_LAYER_NFT, CAISSON_REASON_NFT_FAILED, -e->nflog_fd,

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/inet_diag.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <stdio.h>
@@ -84,6 +86,123 @@ again:
                         return -ESRCH;
                 *ret = m->idiag_inode;
                 return 0;
+        }
+        return -ESRCH;
+}
+
+static void put_attr(uint8_t *msg, size_t *len, uint16_t type, const void *data, size_t n) {
+        struct nlattr *a = (struct nlattr *) (msg + *len);
+
+        a->nla_type = type;
+        a->nla_len = (uint16_t) (NLA_HDRLEN + n);
+        memcpy(msg + *len + NLA_HDRLEN, data, n);
+        memset(msg + *len + NLA_HDRLEN + n, 0, NLA_ALIGN(n) - n);
+        *len += NLA_HDRLEN + NLA_ALIGN(n);
+}
+
+static struct nlattr *nest_start(uint8_t *msg, size_t *len, uint16_t type) {
+        struct nlattr *a = (struct nlattr *) (msg + *len);
+
+        a->nla_type = type | NLA_F_NESTED;
+        *len += NLA_HDRLEN;
+        return a;
+}
+
+static void nest_end(uint8_t *msg, size_t len, struct nlattr *a) {
+        a->nla_len = (uint16_t) (msg + len - (uint8_t *) a);
+}
+
+/* The attribute type in [start, end) (nested in an attribute, or a message's payload). */
+static const struct nlattr *find_attr(const uint8_t *start, const uint8_t *end, uint16_t type) {
+        for (const uint8_t *p = start; p + NLA_HDRLEN <= end;) {
+                const struct nlattr *a = (const struct nlattr *) p;
+
+                if (a->nla_len < NLA_HDRLEN || p + a->nla_len > end)
+                        return NULL;
+                if ((a->nla_type & NLA_TYPE_MASK) == type)
+                        return a;
+                p += NLA_ALIGN(a->nla_len);
+        }
+        return NULL;
+}
+
+/* The port the client's socket has, when NAT gave its connection another one. The redirect
+ * keeps the client's source port unless another connection from the same address and port
+ * (to another destination: the kernel lets connect() share a local port so) already holds
+ * the reply tuple; then conntrack picks another source port, the relay sees that one, and
+ * the sock_diag lookup by it finds nothing. conntrack's entry for the connection, looked up
+ * by its reply tuple (the relay's address and port to the client's as the relay sees it),
+ * has the port the client's socket really has. */
+static int ct_orig_port(struct egress *e, const struct identity_query *q, uint16_t *ret) {
+        uint8_t req[256] __attribute__((aligned(4))) = { 0 };
+        union {
+                struct nlmsghdr h;
+                uint8_t b[4096];
+        } buf;
+        struct nlmsghdr *nlh = (struct nlmsghdr *) req;
+        struct nfgenmsg *g = (struct nfgenmsg *) (req + NLMSG_HDRLEN);
+        size_t len = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof *g);
+        struct nlattr *tuple, *ip, *proto;
+        uint16_t sport = htons(e->relay_port), dport;
+        uint8_t tcp = IPPROTO_TCP;
+        ssize_t n;
+
+        if (e->ct_fd < 0)
+                return -ENOTCONN;
+        nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+        nlh->nlmsg_flags = NLM_F_REQUEST;
+        nlh->nlmsg_seq = ++e->diag_seq;
+        g->nfgen_family = (uint8_t) q->family;
+        g->version = NFNETLINK_V0;
+        tuple = nest_start(req, &len, CTA_TUPLE_REPLY);
+        ip = nest_start(req, &len, CTA_TUPLE_IP);
+        if (q->family == AF_INET) {
+                const struct sockaddr_in *c = (const struct sockaddr_in *) &q->client;
+                struct in_addr lo = { htonl(INADDR_LOOPBACK) };
+
+                put_attr(req, &len, CTA_IP_V4_SRC, &lo, 4);
+                put_attr(req, &len, CTA_IP_V4_DST, &c->sin_addr, 4);
+                dport = c->sin_port;
+        } else {
+                const struct sockaddr_in6 *c = (const struct sockaddr_in6 *) &q->client;
+
+                put_attr(req, &len, CTA_IP_V6_SRC, &in6addr_loopback, 16);
+                put_attr(req, &len, CTA_IP_V6_DST, &c->sin6_addr, 16);
+                dport = c->sin6_port;
+        }
+        nest_end(req, len, ip);
+        proto = nest_start(req, &len, CTA_TUPLE_PROTO);
+        put_attr(req, &len, CTA_PROTO_NUM, &tcp, 1);
+        put_attr(req, &len, CTA_PROTO_SRC_PORT, &sport, 2);
+        put_attr(req, &len, CTA_PROTO_DST_PORT, &dport, 2);
+        nest_end(req, len, proto);
+        nest_end(req, len, tuple);
+        nlh->nlmsg_len = (uint32_t) len;
+        if (send(e->ct_fd, req, len, 0) < 0)
+                return -errno;
+again:
+        n = recv(e->ct_fd, &buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0)
+                return -errno;
+        for (struct nlmsghdr *h = &buf.h; NLMSG_OK(h, (size_t) n); h = NLMSG_NEXT(h, n)) {
+                const uint8_t *p = (const uint8_t *) NLMSG_DATA(h) + NLMSG_ALIGN(sizeof *g),
+                              *end = (const uint8_t *) h + h->nlmsg_len;
+                const struct nlattr *a;
+
+                if (h->nlmsg_seq != e->diag_seq)
+                        goto again;
+                if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_len < NLMSG_LENGTH(sizeof *g))
+                        return -ESRCH;
+                if ((a = find_attr(p, end, CTA_TUPLE_ORIG)) &&
+                    (a = find_attr((const uint8_t *) a + NLA_HDRLEN,
+                                   (const uint8_t *) a + a->nla_len, CTA_TUPLE_PROTO)) &&
+                    (a = find_attr((const uint8_t *) a + NLA_HDRLEN,
+                                   (const uint8_t *) a + a->nla_len, CTA_PROTO_SRC_PORT)) &&
+                    a->nla_len >= NLA_HDRLEN + 2) {
+                        memcpy(ret, (const uint8_t *) a + NLA_HDRLEN, 2);
+                        return 0;
+                }
+                return -ESRCH;
         }
         return -ESRCH;
 }
@@ -496,6 +615,20 @@ void identity_holders(struct egress *e, struct identity_query *q, size_t n) {
                 q[i].ino = 0;
                 q[i].r = diag_inode(e, q[i].family, (const struct sockaddr *) &q[i].client,
                                     q[i].dst, q[i].dport, &q[i].ino);
+                if (q[i].r == -ESRCH) {
+                        struct sockaddr_storage orig = q[i].client;
+                        uint16_t port;
+
+                        /* Not found by the port the relay sees: NAT may have changed it. */
+                        if (ct_orig_port(e, &q[i], &port) == 0) {
+                                if (q[i].family == AF_INET)
+                                        ((struct sockaddr_in *) &orig)->sin_port = port;
+                                else
+                                        ((struct sockaddr_in6 *) &orig)->sin6_port = port;
+                                q[i].r = diag_inode(e, q[i].family, (const struct sockaddr *) &orig,
+                                                    q[i].dst, q[i].dport, &q[i].ino);
+                        }
+                }
                 live += q[i].r == 0;
         }
         if (live == 0)

@@ -806,6 +806,29 @@ def with_ech(hello):
     return hello[:3] + len(hs).to_bytes(2, "big") + hs
 
 
+def p_sameport(host1, host2, port):
+    """Two connections from one local port (SO_REUSEADDR, as the kernel's own connect() may
+    share a port between destinations) to HOST1:PORT and HOST2:PORT, a GET on each."""
+    socks = []
+    try:
+        for h in (host1, host2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.settimeout(TIMEOUT)
+            s.bind(("0.0.0.0", socks[0].getsockname()[1] if socks else 0))
+            socks.append(s)
+        for s, h in zip(socks, (host1, host2)):
+            s.connect((h, int(port)))
+        lines = []
+        for s, h in zip(socks, (host1, host2)):
+            s.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % h).encode())
+            lines.append(read_response(s))
+        return "port %d: %s" % (socks[0].getsockname()[1], " | ".join(lines))
+    finally:
+        for s in socks:
+            s.close()
+
+
 def p_tls(host, port, sni, *opts):
     """A real ClientHello (made by OpenSSL through a memory BIO) naming SNI, sent to
     HOST:PORT; ok when the lab's TLS-ish server answered its fixed bytes. Option "ech" adds an
@@ -955,7 +978,7 @@ def p_handoff(host, port):
 
 
 PROBES = {"handoff": p_handoff, "tfo": p_tfo, "unix": p_unix, "borrow": p_borrow, "late": p_late, "http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
-          "dns": p_dns, "resolve": p_resolve, "tls": p_tls, "halfclose": p_halfclose,
+          "dns": p_dns, "resolve": p_resolve, "tls": p_tls, "sameport": p_sameport, "halfclose": p_halfclose,
           "concurrent": p_concurrent, "urllib": p_urllib,
           "keepalive": p_keepalive, "upgrade": p_upgrade, "h2": p_h2}
 

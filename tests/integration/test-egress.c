@@ -806,6 +806,26 @@ Test(egress, sni_and_host_mismatch_refused) {
         netlab_stop(lab);
 }
 
+/* Two connections from one local port to two destinations, as the kernel's connect() may
+ * give them: after the redirect both would have the same reply tuple, so conntrack gives the
+ * second another source port, and the relay sees that one. Its socket is found all the same
+ * (conntrack has the port the client's socket has), and both are let through. Control: the
+ * same probe without caisson. */
+Test(egress, shared_local_port_still_identified) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        struct probe p[] = { { "same", "sameport " NETLAB_WEB " " NETLAB_BLOCKED " 80" } };
+
+        require_egress(lab, wd);
+        in_sandbox(lab, wd, A("--allow", NETLAB_WEB ":80", "--allow", NETLAB_BLOCKED ":80"), p,
+                   N(p));
+        expect_ok(&p[0]);
+        cr_expect(!event_has(last_events, "egress.denied", "egress_identity_unknown", ""), "%s",
+                  last_events ?: "");
+        control_ok(lab, "sameport " NETLAB_WEB " " NETLAB_BLOCKED " 80");
+        netlab_stop(lab);
+}
+
 /* Two allowed names on one (CDN) address: the client may name either, if it is allowed
  * for that name. allowed.lab.test is resolved first, so it comes first for the address;
  * curl then asks for cdn.lab.test, allowed to curl alone: let through, and the event
