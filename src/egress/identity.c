@@ -330,14 +330,98 @@ static int proc_open(pid_t pid, const char *name, int flags, int *slot) {
         return fd;
 }
 
+/* The fd dir's entry name: a socket in q[0..n)? Then pid holds it. */
+static void match_fd(int dir, const char *name, pid_t pid, struct identity_query *q, size_t n) {
+        char link[64], *end;
+        unsigned long ino;
+        ssize_t k = readlinkat(dir, name, link, sizeof link - 1);
+
+        if (k <= 9)
+                return;
+        link[k] = 0;
+        if (strncmp(link, "socket:[", 8) != 0)
+                return;
+        ino = strtoul(link + 8, &end, 10);
+        if (*end != ']')
+                return;
+        for (size_t i = 0; i < n; i++) {
+                struct identity_query *x = &q[i];
+
+                if (x->r != 0 || x->ino != (ino_t) ino)
+                        continue;
+                /* One fd is enough: dup()s of the socket in the same process add nothing. */
+                if (x->n_holders > 0 && x->holders[x->n_holders - 1] == pid)
+                        break;
+                if (x->n_holders == IDENTITY_MAX_HOLDERS)
+                        x->r = -E2BIG;
+                else
+                        x->holders[x->n_holders++] = pid;
+                break;
+        }
+}
+
+union dents {
+        struct dirent64 d;
+        char b[32768];
+};
+
+/* Every fd listed in the fd dir (buf holds its first got bytes of entries): see match_fd().
+ * Returns how many fds it lists. */
+static size_t scan_fd_dir(int dir, union dents *buf, ssize_t got, pid_t pid,
+                          struct identity_query *q, size_t n) {
+        size_t listed = 0;
+
+        while (got > 0) {
+                for (ssize_t off = 0; off < got;) {
+                        struct dirent64 *de = (struct dirent64 *) (buf->b + off);
+
+                        off += de->d_reclen;
+                        if (de->d_name[0] == '.')
+                                continue;
+                        listed++;
+                        match_fd(dir, de->d_name, pid, q, n);
+                }
+                /* procfs fills the buffer while entries remain: room left for another
+                 * entry means the listing ended. */
+                if ((size_t) got + sizeof(struct dirent64) + 256 < sizeof buf->b)
+                        break;
+                got = getdents64(dir, buf->b, sizeof buf->b);
+        }
+        return listed;
+}
+
+/* A process whose main thread has exited (SYS_exit, pthread_exit) lists no fds and no exe
+ * under /proc/PID, while its other threads still have them: each thread's fd table, read
+ * through /proc/PID/task/TID (a thread that unshared its table has one of its own). */
+static void task_sockets(pid_t pid, struct identity_query *q, size_t n, union dents *buf) {
+        char path[64];
+        DIR *d;
+        struct dirent *de;
+
+        (void) snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                long tid = strtol(de->d_name, NULL, 10);
+                int fd;
+
+                if (tid <= 0 || tid == pid)
+                        continue;
+                (void) snprintf(path, sizeof path, "/proc/%d/task/%ld/fd", (int) pid, tid);
+                fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                (void) scan_fd_dir(fd, buf, getdents64(fd, buf->b, sizeof buf->b), pid, q, n);
+                close(fd);
+        }
+        closedir(d);
+}
+
 /* Every fd of pid that is a socket in q[0..n): its holders get pid. */
 static void pid_sockets(struct egress *e, pid_t pid, struct identity_query *q, size_t n) {
         struct pid_fds *c = pid_fds(e, pid);
-        union {
-                struct dirent64 d;
-                char b[32768];
-        } buf;
-        char link[64];
+        union dents buf;
         ssize_t got = -1;
         int fd = -1;
 
@@ -353,47 +437,8 @@ static void pid_sockets(struct egress *e, pid_t pid, struct identity_query *q, s
                 if (!c)
                         break;
         }
-        while (got > 0) {
-                for (ssize_t off = 0; off < got;) {
-                        struct dirent64 *de = (struct dirent64 *) (buf.b + off);
-                        unsigned long ino;
-                        char *end;
-                        ssize_t k;
-
-                        off += de->d_reclen;
-                        if (de->d_name[0] == '.')
-                                continue;
-                        k = readlinkat(fd, de->d_name, link, sizeof link - 1);
-                        if (k <= 9)
-                                continue;
-                        link[k] = 0;
-                        if (strncmp(link, "socket:[", 8) != 0)
-                                continue;
-                        ino = strtoul(link + 8, &end, 10);
-                        if (*end != ']')
-                                continue;
-                        for (size_t i = 0; i < n; i++) {
-                                struct identity_query *x = &q[i];
-
-                                if (x->r != 0 || x->ino != (ino_t) ino)
-                                        continue;
-                                /* One fd is enough: dup()s of the socket in the same process
-                                 * add nothing. */
-                                if (x->n_holders > 0 && x->holders[x->n_holders - 1] == pid)
-                                        break;
-                                if (x->n_holders == IDENTITY_MAX_HOLDERS)
-                                        x->r = -E2BIG;
-                                else
-                                        x->holders[x->n_holders++] = pid;
-                                break;
-                        }
-                }
-                /* procfs fills the buffer while entries remain: room left for another
-                 * entry means the listing ended. */
-                if ((size_t) got + sizeof(struct dirent64) + 256 < sizeof buf.b)
-                        break;
-                got = getdents64(fd, buf.b, sizeof buf.b);
-        }
+        if (scan_fd_dir(fd, &buf, got, pid, q, n) == 0)
+                task_sockets(pid, q, n, &buf);
         if (!c)
                 safe_close(fd);
 }
@@ -602,9 +647,29 @@ static pid_t parent_of(struct egress *e, pid_t pid) {
 
 static bool read_exe(pid_t pid, char out[4096]) {
         char path[64];
+        bool ok;
+        DIR *d;
+        struct dirent *de;
 
         (void) snprintf(path, sizeof path, "/proc/%d/exe", (int) pid);
-        return read_exe_at(AT_FDCWD, path, out);
+        if (read_exe_at(AT_FDCWD, path, out))
+                return true;
+        /* Its main thread has exited: another thread's view of the same executable. */
+        (void) snprintf(path, sizeof path, "/proc/%d/task", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return false;
+        ok = false;
+        while (!ok && (de = readdir(d))) {
+                long tid = strtol(de->d_name, NULL, 10);
+
+                if (tid <= 0 || tid == pid)
+                        continue;
+                (void) snprintf(path, sizeof path, "/proc/%d/task/%ld/exe", (int) pid, tid);
+                ok = read_exe_at(AT_FDCWD, path, out);
+        }
+        closedir(d);
+        return ok;
 }
 
 void identity_holders(struct egress *e, struct identity_query *q, size_t n) {

@@ -806,6 +806,27 @@ def with_ech(hello):
     return hello[:3] + len(hs).to_bytes(2, "big") + hs
 
 
+def p_leaderless(host, port):
+    """A GET from a thread once the main thread has exited (SYS_exit, as pthread_exit in a C
+    program's main does): /proc/PID then lists no fds and no exe. The thread prints the
+    verdict and ends the process."""
+    import ctypes
+
+    def run():
+        t0 = time.monotonic()
+        time.sleep(0.2)
+        try:
+            out = "ok %.3f %s" % (time.monotonic() - t0, p_http(host, port))
+        except Exception as e:
+            out = "fail %.3f %s" % (time.monotonic() - t0, err_name(e))
+        sys.stdout.write(out + "\n")
+        sys.stdout.flush()
+        os._exit(0)
+    threading.Thread(target=run).start()
+    sys.stdout.flush()
+    ctypes.CDLL(None).syscall(60, 0)
+
+
 def p_sameport(host1, host2, port):
     """Two connections from one local port (SO_REUSEADDR, as the kernel's own connect() may
     share a port between destinations) to HOST1:PORT and HOST2:PORT, a GET on each."""
@@ -978,7 +999,7 @@ def p_handoff(host, port):
 
 
 PROBES = {"handoff": p_handoff, "tfo": p_tfo, "unix": p_unix, "borrow": p_borrow, "late": p_late, "http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
-          "dns": p_dns, "resolve": p_resolve, "tls": p_tls, "sameport": p_sameport, "halfclose": p_halfclose,
+          "dns": p_dns, "resolve": p_resolve, "tls": p_tls, "sameport": p_sameport, "leaderless": p_leaderless, "halfclose": p_halfclose,
           "concurrent": p_concurrent, "urllib": p_urllib,
           "keepalive": p_keepalive, "upgrade": p_upgrade, "h2": p_h2}
 

@@ -806,6 +806,23 @@ Test(egress, sni_and_host_mismatch_refused) {
         netlab_stop(lab);
 }
 
+/* A program whose main thread has exited (pthread_exit in main) still holds its sockets
+ * in its other threads: the relay finds them there, and the program by another thread's
+ * view of its executable. Before, /proc/PID listed no fds, no holder was found, and the
+ * allowed client was refused. */
+Test(egress, client_with_exited_main_thread) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        struct probe p[] = { { "leaderless", "leaderless " NETLAB_WEB " 80" } };
+
+        require_egress(lab, wd);
+        in_sandbox(lab, wd, POL(wd, entry("web", NETLAB_WEB, 80, "/usr/bin/python3*")), p, N(p));
+        expect_ok(&p[0]);
+        cr_expect(event_has(last_events, "egress.allowed", "egress_allowed", "python3"), "%s",
+                  last_events ?: "");
+        netlab_stop(lab);
+}
+
 /* Two connections from one local port to two destinations, as the kernel's connect() may
  * give them: after the redirect both would have the same reply tuple, so conntrack gives the
  * second another source port, and the relay sees that one. Its socket is found all the same
