@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "egress/dns.h"
@@ -276,6 +277,13 @@ struct egress {
  * query, the supervisor's own files, the relay's spare pipes, identity's /proc files and
  * the handles on connect() callers (struct proc_refs). */
 #define EGRESS_FD_RESERVE (EGRESS_MAX_DNS_TCP + EGRESS_MAX_PENDING + 256 + 2 * 128 + 2 * 64 + 3 * PROC_REFS)
+
+/* A struct egress with nothing open yet (every fd -1), for egress_setup() and the unit
+ * tests, which add listeners of their own; egress_free() releases it. NULL on ENOMEM. */
+struct egress *egress_new(const struct egress_config *cfg);
+/* Handles one epoll batch of the egress thread, then frees what it closed. false on the
+ * stop event. */
+bool egress_batch(struct egress *e, const struct epoll_event *evs, int n);
 
 uint64_t egress_now(void);
 int egress_watch_add(struct egress *e, struct watch *w, uint32_t events);

@@ -236,6 +236,65 @@ static void addrs_changed(struct egress *e) {
 
 /* --- the thread --- */
 
+bool egress_batch(struct egress *e, const struct epoll_event *evs, int n) {
+        for (int i = 0; i < n; i++) {
+                struct watch *w = evs[i].data.ptr;
+                uint32_t what = evs[i].events;
+
+                switch (w->kind) {
+                case WATCH_STOP:
+                        /* What the fence rejected up to now is an event too. */
+                        (void) nft_log_read(e->nflog_fd, nflog_packet, e);
+                        hasher_stop(e);
+                        return false;
+                case WATCH_TIMER: {
+                        uint64_t ticks, now = egress_now();
+
+                        if (read(w->fd, &ticks, sizeof ticks) < 0)
+                                ticks = 0;      /* spurious: ticks anyway */
+                        gateway_tick(e, now);
+                        relay_tick(e, now);
+                        break;
+                }
+                case WATCH_NFLOG:
+                        (void) nft_log_read(w->fd, nflog_packet, e);
+                        break;
+                case WATCH_DNS_UDP:
+                        gateway_udp_readable(e, w);
+                        break;
+                case WATCH_DNS_TCP_LISTEN:
+                        gateway_tcp_accept(e, w);
+                        break;
+                case WATCH_DNS_TCP_CLIENT:
+                        gateway_tcp_client(e, w->obj, what);
+                        break;
+                case WATCH_DNS_UPSTREAM_UDP:
+                        gateway_upstream_udp(e);
+                        break;
+                case WATCH_DNS_UPSTREAM_TCP:
+                        gateway_upstream_tcp(e, w->obj, what);
+                        break;
+                case WATCH_RELAY_LISTEN:
+                        relay_accept(e, w);
+                        break;
+                case WATCH_CONN_CLIENT:
+                case WATCH_CONN_UPSTREAM:
+                        relay_event(e, w->obj, w->kind == WATCH_CONN_UPSTREAM, what);
+                        break;
+                case WATCH_HASHED:
+                        hasher_done(e);
+                        break;
+                case WATCH_ADDRS:
+                        addrs_changed(e);
+                        break;
+                }
+        }
+        /* Objects closed during this batch are freed only now: a later event of the same
+         * batch may still point at them. */
+        relay_reap(e);
+        return true;
+}
+
 static void *egress_thread(void *userdata) {
         struct egress *e = userdata;
         struct epoll_event evs[64];
@@ -248,63 +307,9 @@ static void *egress_thread(void *userdata) {
                                 continue;
                         break;
                 }
-                for (int i = 0; i < n; i++) {
-                        struct watch *w = evs[i].data.ptr;
-                        uint32_t what = evs[i].events;
-
-                        switch (w->kind) {
-                        case WATCH_STOP:
-                                /* What the fence rejected up to now is an event too. */
-                                (void) nft_log_read(e->nflog_fd, nflog_packet, e);
-                                hasher_stop(e);
-                                goto out;
-                        case WATCH_TIMER: {
-                                uint64_t ticks, now = egress_now();
-
-                                if (read(w->fd, &ticks, sizeof ticks) < 0)
-                                        ticks = 0;      /* spurious: ticks anyway */
-                                gateway_tick(e, now);
-                                relay_tick(e, now);
-                                break;
-                        }
-                        case WATCH_NFLOG:
-                                (void) nft_log_read(w->fd, nflog_packet, e);
-                                break;
-                        case WATCH_DNS_UDP:
-                                gateway_udp_readable(e, w);
-                                break;
-                        case WATCH_DNS_TCP_LISTEN:
-                                gateway_tcp_accept(e, w);
-                                break;
-                        case WATCH_DNS_TCP_CLIENT:
-                                gateway_tcp_client(e, w->obj, what);
-                                break;
-                        case WATCH_DNS_UPSTREAM_UDP:
-                                gateway_upstream_udp(e);
-                                break;
-                        case WATCH_DNS_UPSTREAM_TCP:
-                                gateway_upstream_tcp(e, w->obj, what);
-                                break;
-                        case WATCH_RELAY_LISTEN:
-                                relay_accept(e, w);
-                                break;
-                        case WATCH_CONN_CLIENT:
-                        case WATCH_CONN_UPSTREAM:
-                                relay_event(e, w->obj, w->kind == WATCH_CONN_UPSTREAM, what);
-                                break;
-                        case WATCH_HASHED:
-                                hasher_done(e);
-                                break;
-                        case WATCH_ADDRS:
-                                addrs_changed(e);
-                                break;
-                        }
-                }
-                /* Objects closed during this batch are freed only now: a later event of the
-                 * same batch may still point at them. */
-                relay_reap(e);
+                if (!egress_batch(e, evs, n))
+                        break;
         }
-out:
         return NULL;
 }
 
@@ -393,7 +398,7 @@ static void egress_fd_budget(struct egress *e) {
                 e->max_conns = 16;      /* a tiny limit: refuse early, still relay a few */
 }
 
-static struct egress *egress_new(const struct egress_config *cfg) {
+struct egress *egress_new(const struct egress_config *cfg) {
         struct egress *e = calloc(1, sizeof *e);
 
         if (!e)

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The DNS gateway (src/egress/gateway.c) in-process: a struct egress whose listeners are on
+ * 127.0.0.1 ports of the test's own, an upstream resolver played by the test on another
+ * port, and the egress thread's batches run here, one at a time (egress_batch), so a test
+ * decides what happens in what order — and may write a batch by hand. Loopback only; no
+ * root, no namespace. The sandbox side of the real gateway is the integration suite's. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "egress/egress-internal.h"
+#include "macro.h"
+#include "policy/policy.h"
+
+/* Every name under gw.test is allowed; nothing else. */
+static const char policy_yaml[] =
+        "version: 1\nnetwork_policies:\n  web:\n    endpoints:\n"
+        "      - host: \"*.gw.test\"\n        port: 80\n    binaries:\n      - path: \"/**\"\n";
+
+static struct {
+        struct egress *e;
+        struct policy *policy;
+        int up_udp, up_tcp;             /* the upstream resolver: 127.0.0.1:up_port */
+        uint16_t up_port, udp_port, tcp_port;
+        char events[8192];              /* "reason: detail\n" per event */
+} g;
+
+static void on_event(const struct egress_event *ev, void *userdata) {
+        size_t n = strlen(g.events);
+
+        (void) userdata;
+        (void) snprintf(g.events + n, sizeof g.events - n, "%s: %s\n",
+                        caisson_reason_to_string(ev->reason), ev->detail ? ev->detail : "");
+}
+
+static int bound(int type, uint16_t port, uint16_t *ret_port) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof a;
+        int fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+        cr_assert_geq(fd, 0);
+        if (bind(fd, (struct sockaddr *) &a, sizeof a) < 0) {
+                close(fd);
+                return -1;
+        }
+        if (type == SOCK_STREAM)
+                cr_assert_eq(listen(fd, 256), 0);
+        cr_assert_eq(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+        *ret_port = ntohs(a.sin_port);
+        return fd;
+}
+
+static void setup(void) {
+        struct caisson_error err = {};
+        struct sockaddr_in up = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct egress_config cfg = { .dns_grace_usec = 1000000, .event = on_event,
+                                     .sandbox_netns_fd = -1, .cgroup_fd = -1 };
+
+        cr_assert_eq(policy_load(policy_yaml, strlen(policy_yaml), "t.yaml", &g.policy, &err), 0,
+                     "%s", err.msg);
+        /* The upstream answers UDP and TCP on one port, as a resolver does. */
+        for (int i = 0; i < 50; i++) {
+                uint16_t port;
+
+                g.up_udp = bound(SOCK_DGRAM, 0, &g.up_port);
+                g.up_tcp = bound(SOCK_STREAM, g.up_port, &port);
+                if (g.up_tcp >= 0)
+                        break;
+                close(g.up_udp);
+        }
+        cr_assert_geq(g.up_tcp, 0, "no port free for UDP and TCP both");
+        up.sin_port = htons(g.up_port);
+        memcpy(&cfg.upstream, &up, sizeof up);
+        cfg.upstream_len = sizeof up;
+        cfg.policy = g.policy;
+
+        g.e = egress_new(&cfg);
+        cr_assert_not_null(g.e);
+        g.e->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        cr_assert_geq(g.e->epoll_fd, 0);
+        g.e->dns_udp[0] = (struct watch) { .kind = WATCH_DNS_UDP,
+                                           .fd = bound(SOCK_DGRAM, 0, &g.udp_port) };
+        g.e->dns_tcp[0] = (struct watch) { .kind = WATCH_DNS_TCP_LISTEN,
+                                           .fd = bound(SOCK_STREAM, 0, &g.tcp_port) };
+        cr_assert_eq(egress_watch_add(g.e, &g.e->dns_udp[0], EPOLLIN), 0);
+        cr_assert_eq(egress_watch_add(g.e, &g.e->dns_tcp[0], EPOLLIN), 0);
+        /* As egress_setup() makes it. */
+        g.e->up_udp = (struct watch) { .kind = WATCH_DNS_UPSTREAM_UDP,
+                                       .fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC |
+                                                    SOCK_NONBLOCK, 0) };
+        cr_assert_eq(connect(g.e->up_udp.fd, (struct sockaddr *) &up, sizeof up), 0);
+        cr_assert_eq(egress_watch_add(g.e, &g.e->up_udp, EPOLLIN), 0);
+}
+
+static void teardown(void) {
+        egress_free(g.e);
+        close(g.up_udp);
+        close(g.up_tcp);
+        policy_free(g.policy);
+}
+
+TestSuite(gateway, .init = setup, .fini = teardown, .timeout = 30);
+
+/* ---------------------------------------------------------------- driving the thread */
+
+/* Runs the gateway's batches until none comes for ms. A gateway that never settles (an fd
+ * it keeps being told about and does nothing with) fails here. Returns the events seen. */
+static int pump(int ms) {
+        struct epoll_event evs[64];
+        int total = 0;
+
+        for (;;) {
+                int n = epoll_wait(g.e->epoll_fd, evs, ELEMENTSOF(evs), ms);
+
+                cr_assert_geq(n, 0);
+                if (n == 0)
+                        return total;
+                total += n;
+                cr_assert_leq(total, 10000, "the gateway never settles: it spins");
+                cr_assert(egress_batch(g.e, evs, n));
+        }
+}
+
+/* Pumps until fd is readable (or has hung up); false after 2 s. */
+static bool wait_readable(int fd) {
+        for (int i = 0; i < 400; i++) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+
+                (void) pump(0);
+                if (poll(&p, 1, 5) > 0)
+                        return true;
+        }
+        return false;
+}
+
+/* Whether nothing arrives on fd while the gateway runs for a while. */
+static bool stays_silent(int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+
+        (void) pump(50);
+        return poll(&p, 1, 0) == 0;
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static void put16(uint8_t *p, unsigned v) {
+        p[0] = (uint8_t) (v >> 8);
+        p[1] = (uint8_t) v;
+}
+
+static unsigned get16(const uint8_t *p) {
+        return (unsigned) p[0] << 8 | p[1];
+}
+
+/* A query for name (labels as given, case and all); with edns_size an OPT record with
+ * that size, flags word ttl and opts as its data. */
+static size_t query(uint8_t *m, unsigned id, unsigned flags, const char *name, unsigned type,
+                    unsigned edns_size, uint32_t ttl, const uint8_t *opts, size_t opts_len) {
+        size_t n = DNS_HEADER_SIZE;
+
+        memset(m, 0, DNS_HEADER_SIZE);
+        put16(m, id);
+        put16(m + 2, flags);
+        put16(m + 4, 1);
+        put16(m + 10, edns_size ? 1 : 0);
+        for (const char *p = name; *p;) {
+                size_t l = strcspn(p, ".");
+
+                m[n++] = (uint8_t) l;
+                memcpy(m + n, p, l);
+                n += l;
+                p += l + (p[l] == '.');
+        }
+        m[n++] = 0;
+        put16(m + n, type);
+        put16(m + n + 2, DNS_CLASS_IN);
+        n += 4;
+        if (edns_size) {
+                m[n++] = 0;
+                put16(m + n, DNS_TYPE_OPT);
+                put16(m + n + 2, edns_size);
+                put16(m + n + 4, ttl >> 16);
+                put16(m + n + 6, ttl & 0xffff);
+                put16(m + n + 8, (unsigned) opts_len);
+                n += 10;
+                if (opts_len > 0)
+                        memcpy(m + n, opts, opts_len);
+                n += opts_len;
+        }
+        return n;
+}
+
+static size_t simple_query(uint8_t *m, unsigned id, const char *name) {
+        return query(m, id, DNS_FLAG_RD, name, DNS_TYPE_A, 0, 0, NULL, 0);
+}
+
+/* Where the question of m ends. */
+static size_t question_end(const uint8_t *m) {
+        size_t p = DNS_HEADER_SIZE;
+
+        while (m[p])
+                p += 1 + m[p];
+        return p + 1 + 4;
+}
+
+/* The upstream's answer to q: its id and question, one A record (pad bytes of TXT-like
+ * filler in a second record when pad > 0, to make it long). */
+static size_t answer(const uint8_t *q, uint8_t *out, uint8_t last_octet, size_t pad) {
+        size_t qe = question_end(q), n;
+        static const uint8_t a[] = { 0xc0, 0x0c, 0, DNS_TYPE_A, 0, DNS_CLASS_IN, 0, 0, 1, 44,
+                                     0, 4, 192, 0, 2, 0 };
+
+        memcpy(out, q, qe);
+        put16(out + 2, DNS_FLAG_QR | DNS_FLAG_RA | (get16(q + 2) & DNS_FLAG_RD));
+        put16(out + 6, pad ? 2 : 1);
+        put16(out + 8, 0);
+        put16(out + 10, 0);
+        n = qe;
+        memcpy(out + n, a, sizeof a);
+        out[n + sizeof a - 1] = last_octet;
+        n += sizeof a;
+        if (pad) {
+                static const uint8_t txt[] = { 0xc0, 0x0c, 0, 16, 0, DNS_CLASS_IN, 0, 0, 1, 44 };
+
+                memcpy(out + n, txt, sizeof txt);
+                put16(out + n + sizeof txt, (unsigned) pad);
+                n += sizeof txt + 2;
+                out[n] = (uint8_t) (pad - 1);
+                memset(out + n + 1, 'p', pad - 1);
+                n += pad;
+        }
+        return n;
+}
+
+/* ---------------------------------------------------------------- clients and upstream */
+
+static int client(int type, uint16_t port) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+
+        cr_assert_geq(fd, 0);
+        /* TCP: the listener's backlog completes the handshake; nothing to pump for. */
+        cr_assert_eq(connect(fd, (struct sockaddr *) &a, sizeof a), 0, "%m");
+        return fd;
+}
+
+static int udp_client(void) {
+        return client(SOCK_DGRAM, g.udp_port);
+}
+
+static int tcp_client(void) {
+        return client(SOCK_STREAM, g.tcp_port);
+}
+
+static void send_all(int fd, const void *p, size_t n) {
+        cr_assert_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t) n, "%m");
+}
+
+static void tcp_send(int fd, const uint8_t *m, size_t n) {
+        uint8_t len[2];
+
+        put16(len, (unsigned) n);
+        send_all(fd, len, 2);
+        send_all(fd, m, n);
+}
+
+/* One datagram (UDP) or one framed message (TCP) from fd, the gateway running meanwhile. */
+static size_t recv_msg(int fd, bool tcp, uint8_t *buf, size_t size) {
+        ssize_t n;
+
+        cr_assert(wait_readable(fd), "nothing came");
+        if (!tcp) {
+                n = recv(fd, buf, size, MSG_DONTWAIT);
+                cr_assert_gt(n, 0, "%m");
+                return (size_t) n;
+        }
+        for (size_t got = 0, want = 2; got < want;) {
+                if (got > 0)
+                        cr_assert(wait_readable(fd), "a message cut short");
+                n = recv(fd, buf + got, want - got, MSG_DONTWAIT);
+                cr_assert_gt(n, 0, "recv: %zd %m", n);
+                got += (size_t) n;
+                if (got == 2 && want == 2) {
+                        want = 2 + get16(buf);
+                        cr_assert_leq(want, size);
+                }
+        }
+        n = (ssize_t) get16(buf);
+        memmove(buf, buf + 2, (size_t) n);
+        return (size_t) n;
+}
+
+/* What the upstream got over UDP, and from where. */
+static size_t up_recv(uint8_t *buf, size_t size, struct sockaddr_in *from) {
+        socklen_t fl = sizeof *from;
+        ssize_t n;
+
+        cr_assert(wait_readable(g.up_udp), "nothing reached the upstream");
+        n = recvfrom(g.up_udp, buf, size, MSG_DONTWAIT, (struct sockaddr *) from, &fl);
+        cr_assert_gt(n, 0);
+        return (size_t) n;
+}
+
+static void up_send(const uint8_t *m, size_t n, const struct sockaddr_in *to) {
+        cr_assert_eq(sendto(g.up_udp, m, n, 0, (const struct sockaddr *) to, sizeof *to),
+                     (ssize_t) n);
+}
+
+/* A TCP connection from the gateway to the upstream. */
+static int up_accept(void) {
+        int fd;
+
+        cr_assert(wait_readable(g.up_tcp), "no TCP connection to the upstream");
+        fd = accept4(g.up_tcp, NULL, NULL, SOCK_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        return fd;
+}
+
+/* ---------------------------------------------------------------- the tests */
+
+/* The harness itself: an allowed name is asked upstream and its answer comes back with
+ * the client's id, its address remembered; another name is refused here. Over TCP the
+ * upstream is asked over TCP. */
+Test(gateway, forwards_allowed_refuses_others) {
+        uint8_t m[512], up[512], out[512];
+        struct sockaddr_in from;
+        int c = udp_client();
+        const char *names[4];
+        size_t n;
+
+        n = simple_query(m, 0x1234, "one.gw.test");
+        send_all(c, m, n);
+        n = up_recv(up, sizeof up, &from);
+        n = answer(up, out, 7, 0);
+        up_send(out, n, &from);
+        n = recv_msg(c, false, m, sizeof m);
+        cr_assert_eq(get16(m), 0x1234);
+        cr_assert_eq(get16(m + 2) & DNS_FLAG_RCODE, DNS_RCODE_NOERROR);
+        cr_assert_eq(get16(m + 6), 1);
+        cr_assert_eq(egress_resolved_names(g.e, AF_INET, (const uint8_t[]) { 192, 0, 2, 7 },
+                                           names, 4, false), 1);
+        cr_assert_str_eq(names[0], "one.gw.test");
+
+        n = simple_query(m, 0x4321, "other.test");
+        send_all(c, m, n);
+        n = recv_msg(c, false, m, sizeof m);
+        cr_assert_eq(get16(m), 0x4321);
+        cr_assert_eq(get16(m + 2) & DNS_FLAG_RCODE, DNS_RCODE_REFUSED);
+        cr_assert(stays_silent(g.up_udp), "a refused name reached the upstream");
+        close(c);
+
+        c = tcp_client();
+        n = simple_query(m, 0x5555, "two.gw.test");
+        tcp_send(c, m, n);
+        {
+                int u = up_accept();
+
+                n = recv_msg(u, true, up, sizeof up);
+                n = answer(up, out, 8, 0);
+                tcp_send(u, out, n);
+                close(u);
+        }
+        n = recv_msg(c, true, m, sizeof m);
+        cr_assert_eq(get16(m), 0x5555);
+        cr_assert_eq(get16(m + 2) & DNS_FLAG_RCODE, DNS_RCODE_NOERROR);
+        cr_assert_eq(get16(m + 6), 1);
+        close(c);
+}
