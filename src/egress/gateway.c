@@ -341,16 +341,30 @@ void gateway_tcp_accept(struct egress *e, struct watch *w) {
 void gateway_tcp_client(struct egress *e, struct dns_tcp_client *c, uint32_t events) {
         if (!c->used)
                 return;
+        /* A reset, or both directions shut: nothing can be read or written any more. The
+         * kernel reports EPOLLHUP and EPOLLERR whatever the interest, level-triggered, so a
+         * client kept open for the answers to its queries in flight (interest 0) woke the
+         * thread again and again, at full CPU, until they came. Closed now: an answer that
+         * comes later finds another generation and is dropped (deliver()). */
+        if (events & (EPOLLHUP | EPOLLERR)) {
+                tcp_client_close(e, c);
+                return;
+        }
         if (events & EPOLLOUT)
                 tcp_client_flush(e, c);
-        if (!c->used || c->eof || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        if (!c->used || c->eof || !(events & EPOLLIN))
                 return;
         for (;;) {
                 ssize_t n = read(c->w.fd, c->in + c->in_len, sizeof c->in - c->in_len);
 
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         break;
-                if (n <= 0) {
+                if (n < 0) {
+                        tcp_client_close(e, c);
+                        return;
+                }
+                if (n == 0) {
+                        /* Only the client's sending side is shut: its answers still go. */
                         c->eof = true;
                         break;
                 }

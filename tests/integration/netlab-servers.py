@@ -13,7 +13,9 @@
         198.51.100.12:443         "TLS-ish": reads one ClientHello, logs its SNI, answers
                                   the fixed bytes NETLAB-TLS-OK (no real TLS)
         198.51.100.53:53 udp+tcp  authoritative for lab.test (ZONE below), REFUSED for
-                                  anything else; logs every query name it receives
+                                  anything else; logs every query name it receives;
+                                  never answers silent.lab.test (over TCP it holds the
+                                  connection open until the client closes it, 10 s at most)
       Each service appends one line per request to LOGDIR/{http,tcp,udp,tls,dns}.log
       *before* answering, so a request that got an answer is always in the log.
 
@@ -53,6 +55,7 @@ ZONE = {
 }
 WILDCARDS = {"wild.lab.test": [("A", "198.51.100.10", ZONE_TTL)]}  # *.wild.lab.test
 ZONE_APEX = "lab.test"
+SILENT = "silent.lab.test"  # logged, never answered
 QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "TXT": 16, "AAAA": 28, "ANY": 255}
 QTYPE_NAMES = {v: k for k, v in QTYPES.items()}
 
@@ -344,6 +347,8 @@ def dns_answer(msg, proto, src):
     log("dns", "%s %s id=%d type=%s name=%s" % (proto, src, qid,
                                                 QTYPE_NAMES.get(qtype, str(qtype)), shown))
     name = shown.lower()
+    if name == SILENT:
+        return b""
     answers, rcode = [], 0
     if name != ZONE_APEX and not name.endswith("." + ZONE_APEX):
         rcode = 5  # REFUSED: not our zone
@@ -390,6 +395,13 @@ class DNSTCPHandler(socketserver.BaseRequestHandler):
             if msg is None:
                 return
             resp = dns_answer(msg, "tcp", self.client_address[0])
+            if resp == b"":  # silent: held open, unanswered, until the client goes
+                try:
+                    while self.request.recv(4096):
+                        pass
+                except OSError:
+                    pass
+                return
             if not resp:
                 return
             self.request.sendall(struct.pack("!H", len(resp)) + resp)
@@ -784,6 +796,24 @@ def p_dns(name, *opts):
     return dns_parse(b, qid)
 
 
+def p_dnsreset(name, count, interval, mark):
+    """COUNT times, INTERVAL s apart: a DNS-over-TCP query for NAME to the resolv.conf
+    server, then the connection reset (SO_LINGER 0) with the query unanswered. MARK, a
+    path, is created after the first reset."""
+    server = resolv_conf_server()
+    for i in range(int(count)):
+        _, msg = dns_query(name, "A", False)
+        s = socket.create_connection((server, 53), timeout=TIMEOUT)
+        s.sendall(struct.pack("!H", len(msg)) + msg)
+        time.sleep(0.05)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        if i == 0:
+            open(mark, "w").close()
+        time.sleep(float(interval))
+    return "%s-resets" % count
+
+
 def p_resolve(name):
     """libc's getaddrinfo (resolv.conf, as every client does)."""
     infos = socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)
@@ -999,7 +1029,7 @@ def p_handoff(host, port):
 
 
 PROBES = {"handoff": p_handoff, "tfo": p_tfo, "unix": p_unix, "borrow": p_borrow, "late": p_late, "http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
-          "dns": p_dns, "resolve": p_resolve, "tls": p_tls, "sameport": p_sameport, "leaderless": p_leaderless, "halfclose": p_halfclose,
+          "dns": p_dns, "dnsreset": p_dnsreset, "resolve": p_resolve, "tls": p_tls, "sameport": p_sameport, "leaderless": p_leaderless, "halfclose": p_halfclose,
           "concurrent": p_concurrent, "urllib": p_urllib,
           "keepalive": p_keepalive, "upgrade": p_upgrade, "h2": p_h2}
 

@@ -1533,3 +1533,69 @@ Test(egress, last_rejection_still_an_event) {
                   "the UDP reject just before exit is missing: %s", last_events);
         netlab_stop(lab);
 }
+
+/* utime + stime of pid, all its threads, in clock ticks; -1 if unreadable. */
+static long cpu_ticks(pid_t pid) {
+        char *path = fmt("/proc/%d/stat", (int) pid), *s = h_read_file(path), *p;
+        unsigned long ut, st;
+        long r = -1;
+
+        /* After "(comm)": the state, fields 4 to 13, then utime and stime. */
+        p = s ? strrchr(s, ')') : NULL;
+        if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+                        &st) == 2)
+                r = (long) (ut + st);
+        free(s);
+        free(path);
+        return r;
+}
+
+struct cpu_watch {
+        const char *wd;
+        unsigned long netns;
+        long ticks;     /* the supervisor's, over one second after the mark; -1 if unknown */
+};
+
+static void *watch_cpu(void *userdata) {
+        struct cpu_watch *w = userdata;
+        pid_t sup;
+        long a, b;
+
+        w->ticks = -1;
+        if (!wait_file(w->wd, "reset", 300) || (sup = supervisor_in(w->netns)) <= 0)
+                return NULL;
+        a = cpu_ticks(sup);
+        sleep(1);
+        b = cpu_ticks(sup);
+        if (a >= 0 && b >= 0)
+                w->ticks = b - a;
+        return NULL;
+}
+
+/* A DNS-over-TCP client that resets its connection while its query is unanswered (the
+ * lab's server never answers silent.lab.test) costs the supervisor no CPU. Its socket
+ * reports EPOLLHUP whatever the interest, and the gateway kept it open for the answer:
+ * woken for it again and again, at full CPU, until the query timed out (2 s). The probe
+ * resets eight such connections 0.4 s apart; the supervisor's CPU time (all its threads)
+ * over one second of that must stay far below the second a spinning thread takes. CPU
+ * time, not latency. */
+Test(egress, dns_tcp_reset_costs_no_cpu) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab);
+        struct cpu_watch w = { .wd = wd, .netns = netlab_ns_inode(lab, NETLAB_HOST) };
+        struct probe p[] = { { "reset", fmt("dnsreset silent.lab.test 8 0.4 %s/reset", wd) } };
+        long hz = sysconf(_SC_CLK_TCK);
+        pthread_t t;
+
+        require_egress(lab, wd);
+        cr_assert_eq(pthread_create(&t, NULL, watch_cpu, &w), 0);
+        in_sandbox(lab, wd, POL(wd, entry("web", "silent.lab.test", 80, "/**")), p, N(p));
+        pthread_join(t, NULL);
+        expect_ok(&p[0]);
+        cr_expect(netlab_log_has(lab, "dns", "tcp 203.0.113.2 "),
+                  "the queries were in flight upstream: %s", netlab_log(lab, "dns"));
+        cr_assert_geq(w.ticks, 0, "the supervisor's CPU time was not measured");
+        cr_expect_lt(w.ticks, hz * 3 / 10,
+                     "the supervisor used %ld of %ld ticks in one second of resets", w.ticks, hz);
+        netlab_stop(lab);
+}

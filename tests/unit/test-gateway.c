@@ -378,3 +378,48 @@ Test(gateway, forwards_allowed_refuses_others) {
         cr_assert_eq(get16(m + 6), 1);
         close(c);
 }
+
+static bool tcp_client_open(void) {
+        for (size_t i = 0; i < EGRESS_MAX_DNS_TCP; i++)
+                if (g.e->dns_clients[i] && g.e->dns_clients[i]->used)
+                        return true;
+        return false;
+}
+
+/* A TCP client that resets its connection with a query in flight is closed at once. Its
+ * socket reports EPOLLHUP (and EPOLLERR) whatever the interest, level-triggered: kept open
+ * until its answer, the thread was woken for it again and again, at full CPU (pump() fails
+ * on that). Its late answer goes nowhere. Control: a client that only shuts down its
+ * sending side still gets the answer to the query it sent. */
+Test(gateway, tcp_reset_with_query_in_flight_is_closed) {
+        struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+        uint8_t m[512], up[512], out[512];
+        int c = tcp_client(), u;
+        size_t n = simple_query(m, 0x0101, "slow.gw.test");
+
+        tcp_send(c, m, n);
+        u = up_accept();
+        n = recv_msg(u, true, up, sizeof up);   /* forwarded; the upstream takes its time */
+        cr_assert_eq(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+        close(c);                               /* a reset */
+        (void) pump(50);
+        cr_assert_not(tcp_client_open(), "the reset client is still open");
+        n = answer(up, out, 1, 0);
+        tcp_send(u, out, n);
+        (void) pump(50);
+        close(u);
+
+        c = tcp_client();
+        n = simple_query(m, 0x0202, "half.gw.test");
+        tcp_send(c, m, n);
+        cr_assert_eq(shutdown(c, SHUT_WR), 0);
+        u = up_accept();
+        n = recv_msg(u, true, up, sizeof up);
+        n = answer(up, out, 2, 0);
+        tcp_send(u, out, n);
+        n = recv_msg(c, true, m, sizeof m);
+        cr_assert_eq(get16(m), 0x0202);
+        cr_assert_eq(get16(m + 2) & DNS_FLAG_RCODE, DNS_RCODE_NOERROR);
+        close(u);
+        close(c);
+}
