@@ -54,7 +54,8 @@ struct watch {
 
 struct dns_tcp_client {
         struct watch w;
-        bool used, dead;
+        bool used;
+        bool dead;                      /* closed in this epoll batch: not to be taken yet */
         uint32_t gen;                   /* bumped on close: a pending answer for an old client
                                          * is dropped */
         uint8_t in[2 + DNS_MAX_MESSAGE];
@@ -68,6 +69,7 @@ struct dns_tcp_client {
 
 struct dns_pending {
         bool used;
+        bool dead;                      /* freed in this epoll batch: not to be taken yet */
         uint16_t up_id, orig_id;
         uint64_t deadline;
         struct dns_query q;
@@ -242,6 +244,8 @@ struct egress {
 
         struct dns_pending pending[EGRESS_MAX_PENDING];
         size_t n_pending;               /* slots ever used: [0, n_pending) */
+        bool gateway_dead;              /* a pending or DNS-over-TCP slot is dead (reaped
+                                         * after the batch) */
         struct dns_tcp_client *dns_clients[EGRESS_MAX_DNS_TCP];
         struct resolved *resolved;      /* EGRESS_MAX_RESOLVED */
         size_t n_resolved;              /* slots ever used: [0, n_resolved) */
@@ -306,6 +310,8 @@ void gateway_tcp_client(struct egress *e, struct dns_tcp_client *c, uint32_t eve
 void gateway_upstream_udp(struct egress *e);
 void gateway_upstream_tcp(struct egress *e, struct dns_pending *p, uint32_t events);
 void gateway_tick(struct egress *e, uint64_t now);
+/* After each epoll batch: the slots closed during it may be taken again. */
+void gateway_reap(struct egress *e);
 void gateway_free(struct egress *e);
 
 /* relay.c */

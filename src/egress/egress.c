@@ -289,9 +289,10 @@ bool egress_batch(struct egress *e, const struct epoll_event *evs, int n) {
                         break;
                 }
         }
-        /* Objects closed during this batch are freed only now: a later event of the same
-         * batch may still point at them. */
+        /* Objects closed during this batch are freed (or taken again) only now: a later
+         * event of the same batch may still point at them. */
         relay_reap(e);
+        gateway_reap(e);
         return true;
 }
 

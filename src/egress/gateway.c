@@ -46,6 +46,14 @@ static void dns_event(struct egress *e, enum caisson_reason reason, const char *
 
 /* --- DNS over TCP, client side --- */
 
+/* A slot closed during an epoll batch is taken again only after it (gateway_reap()): a
+ * later event of the same batch may be for the socket it held, and must find the slot
+ * unused, not a new client's or query's. */
+static void slot_dead(struct egress *e, bool *dead) {
+        *dead = true;
+        e->gateway_dead = true;
+}
+
 static void tcp_client_close(struct egress *e, struct dns_tcp_client *c) {
         if (!c->used)
                 return;
@@ -57,6 +65,7 @@ static void tcp_client_close(struct egress *e, struct dns_tcp_client *c) {
         c->in_flight = 0;
         c->used = false;
         c->gen++;
+        slot_dead(e, &c->dead);
 }
 
 static void tcp_client_interest(struct egress *e, struct dns_tcp_client *c) {
@@ -129,6 +138,7 @@ static void pending_free(struct egress *e, struct dns_pending *p) {
         free(p->up_buf);
         p->up_buf = NULL;
         p->used = false;
+        slot_dead(e, &p->dead);
 }
 
 /* Sends msg (whose id is already the client's) to whoever asked. */
@@ -165,7 +175,7 @@ static struct dns_pending *pending_new(struct egress *e) {
         /* Slots are taken from the start: none beyond n_pending was ever used, and the
          * loops over the table stop there (its untouched pages cost nothing). */
         for (size_t i = 0; i < e->n_pending; i++)
-                if (!e->pending[i].used) {
+                if (!e->pending[i].used && !e->pending[i].dead) {
                         slot = &e->pending[i];
                         break;
                 }
@@ -310,20 +320,29 @@ void gateway_udp_readable(struct egress *e, struct watch *w) {
 
 void gateway_tcp_accept(struct egress *e, struct watch *w) {
         for (;;) {
-                int fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 struct dns_tcp_client *c = NULL;
+                bool dead = false;
+                int fd;
 
-                if (fd < 0)
-                        return;
                 for (size_t i = 0; i < EGRESS_MAX_DNS_TCP && !c; i++) {
                         if (!e->dns_clients[i]) {
                                 e->dns_clients[i] = calloc(1, sizeof *e->dns_clients[i]);
                                 if (e->dns_clients[i])
                                         e->dns_clients[i]->w.fd = -1;
                         }
-                        if (e->dns_clients[i] && !e->dns_clients[i]->used)
-                                c = e->dns_clients[i];
+                        if (e->dns_clients[i] && !e->dns_clients[i]->used) {
+                                if (!e->dns_clients[i]->dead)
+                                        c = e->dns_clients[i];
+                                dead |= e->dns_clients[i]->dead;
+                        }
                 }
+                /* A slot freed in this batch is free after it: the connection waits in the
+                 * backlog, and the listener (level-triggered) is reported again. */
+                if (!c && dead)
+                        return;
+                fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (fd < 0)
+                        return;
                 if (!c) {
                         safe_close(fd);         /* bounded: more clients are refused */
                         continue;
@@ -529,6 +548,17 @@ void gateway_tick(struct egress *e, uint64_t now) {
                 if (c && c->used && c->in_flight == 0 && c->idle_deadline <= now)
                         tcp_client_close(e, c);
         }
+}
+
+void gateway_reap(struct egress *e) {
+        if (!e->gateway_dead)
+                return;
+        for (size_t i = 0; i < e->n_pending; i++)
+                e->pending[i].dead = false;
+        for (size_t i = 0; i < EGRESS_MAX_DNS_TCP; i++)
+                if (e->dns_clients[i])
+                        e->dns_clients[i]->dead = false;
+        e->gateway_dead = false;
 }
 
 void gateway_free(struct egress *e) {
