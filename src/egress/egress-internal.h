@@ -25,6 +25,8 @@
 #define EGRESS_MAX_RESOLVED 4096       /* (address, name) pairs the relay may match */
 #define RELAY_ACCEPT_BATCH 64          /* connections identified in one walk of /proc */
 #define EGRESS_DNS_TIMEOUT_USEC (2 * 1000000ULL)
+#define EGRESS_DNS_TCP_IDLE_USEC (30 * 1000000ULL) /* a DNS-over-TCP client with nothing to do */
+#define EGRESS_DNS_TCP_FRAME_USEC (5 * 1000000ULL) /* from a message's first byte to its last */
 #define EGRESS_SNIFF_TIMEOUT_USEC (5 * 1000000ULL)
 #define EGRESS_CONNECT_TIMEOUT_USEC (10 * 1000000ULL)
 #define EGRESS_TICK_MSEC 250
@@ -64,7 +66,10 @@ struct dns_tcp_client {
         size_t out_len, out_off;
         unsigned in_flight;
         bool eof, want_out;
-        uint64_t idle_deadline;
+        uint64_t idle_deadline;         /* closed then, unless a query is in flight */
+        uint64_t frame_deadline;        /* 0, or when the message begun in in[] must be whole */
+        uint64_t busy_seq;              /* when it last asked or was answered (a counter):
+                                         * the smallest is evicted first */
 };
 
 struct dns_pending {
@@ -247,6 +252,7 @@ struct egress {
         bool gateway_dead;              /* a pending or DNS-over-TCP slot is dead (reaped
                                          * after the batch) */
         struct dns_tcp_client *dns_clients[EGRESS_MAX_DNS_TCP];
+        uint64_t dns_tcp_seq;           /* the last busy_seq given */
         struct resolved *resolved;      /* EGRESS_MAX_RESOLVED */
         size_t n_resolved;              /* slots ever used: [0, n_resolved) */
 

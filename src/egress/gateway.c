@@ -11,6 +11,7 @@
  * A truncated (TC) UDP answer is passed back as it is; the client retries over TCP, which
  * the fence redirects here as well, and that retry goes upstream over TCP. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,6 @@
 
 #define DNS_TCP_MAX_IN_FLIGHT 16
 #define DNS_TCP_MAX_OUT (256 * 1024)
-#define DNS_TCP_IDLE_USEC (30 * 1000000ULL)
 
 static void dns_event(struct egress *e, enum caisson_reason reason, const char *name,
                       const char *detail) {
@@ -66,6 +66,25 @@ static void tcp_client_close(struct egress *e, struct dns_tcp_client *c) {
         c->used = false;
         c->gen++;
         slot_dead(e, &c->dead);
+}
+
+/* c asked or was answered: its idle wait starts again, and it is the last to be evicted. */
+static void tcp_client_busy(struct egress *e, struct dns_tcp_client *c) {
+        c->idle_deadline = egress_now() + EGRESS_DNS_TCP_IDLE_USEC;
+        c->busy_seq = ++e->dns_tcp_seq;
+}
+
+/* The client idle longest among those with no query in flight, or NULL. */
+static struct dns_tcp_client *tcp_client_victim(struct egress *e) {
+        struct dns_tcp_client *v = NULL;
+
+        for (size_t i = 0; i < EGRESS_MAX_DNS_TCP; i++) {
+                struct dns_tcp_client *c = e->dns_clients[i];
+
+                if (c && c->used && c->in_flight == 0 && (!v || c->busy_seq < v->busy_seq))
+                        v = c;
+        }
+        return v;
 }
 
 static void tcp_client_interest(struct egress *e, struct dns_tcp_client *c) {
@@ -124,7 +143,7 @@ static void tcp_client_send(struct egress *e, struct dns_tcp_client *c, const ui
         c->out[c->out_len + 1] = (uint8_t) len;
         memcpy(c->out + c->out_len + 2, msg, len);
         c->out_len += 2 + len;
-        c->idle_deadline = egress_now() + DNS_TCP_IDLE_USEC;
+        tcp_client_busy(e, c);
         tcp_client_flush(e, c);
 }
 
@@ -340,6 +359,14 @@ void gateway_tcp_accept(struct egress *e, struct watch *w) {
                  * backlog, and the listener (level-triggered) is reported again. */
                 if (!c && dead)
                         return;
+                /* Full, and a connection waits: the client idle longest (with no query in
+                 * flight) makes room, so that 64 connections that say nothing cannot keep
+                 * DNS over TCP from every other process in the sandbox. */
+                if (!c && poll(&(struct pollfd) { .fd = w->fd, .events = POLLIN }, 1, 0) > 0 &&
+                    (c = tcp_client_victim(e))) {
+                        tcp_client_close(e, c);
+                        return;
+                }
                 fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (fd < 0)
                         return;
@@ -350,14 +377,18 @@ void gateway_tcp_accept(struct egress *e, struct watch *w) {
                 c->used = true;
                 c->eof = c->want_out = false;
                 c->in_len = c->in_flight = 0;
+                c->frame_deadline = 0;
                 c->w = (struct watch) { .kind = WATCH_DNS_TCP_CLIENT, .obj = c, .fd = fd };
-                c->idle_deadline = egress_now() + DNS_TCP_IDLE_USEC;
+                tcp_client_busy(e, c);
                 if (egress_watch_add(e, &c->w, EPOLLIN) < 0)
                         tcp_client_close(e, c);
         }
 }
 
 void gateway_tcp_client(struct egress *e, struct dns_tcp_client *c, uint32_t events) {
+        uint64_t now = egress_now();
+        bool framed = false;
+
         if (!c->used)
                 return;
         /* A reset, or both directions shut: nothing can be read or written any more. The
@@ -388,7 +419,6 @@ void gateway_tcp_client(struct egress *e, struct dns_tcp_client *c, uint32_t eve
                         break;
                 }
                 c->in_len += (size_t) n;
-                c->idle_deadline = egress_now() + DNS_TCP_IDLE_USEC;
                 while (c->used && !c->eof && c->in_len >= 2) {
                         size_t l = (size_t) c->in[0] << 8 | c->in[1];
 
@@ -403,12 +433,21 @@ void gateway_tcp_client(struct egress *e, struct dns_tcp_client *c, uint32_t eve
                                 return;
                         memmove(c->in, c->in + 2 + l, c->in_len - 2 - l);
                         c->in_len -= 2 + l;
+                        framed = true;
+                        tcp_client_busy(e, c);
                 }
                 if (!c->used || c->eof)
                         break;
         }
         if (!c->used)
                 return;
+        /* A message is to be whole within EGRESS_DNS_TCP_FRAME_USEC of its first byte, and
+         * bytes that trickle in do not extend that: each byte read used to restart the idle
+         * wait, so one byte every 29 s held a slot for ever. */
+        if (c->in_len == 0)
+                c->frame_deadline = 0;
+        else if (c->frame_deadline == 0 || framed)
+                c->frame_deadline = now + EGRESS_DNS_TCP_FRAME_USEC;
         if (c->eof) {
                 struct epoll_event ev = { .events = c->want_out ? EPOLLOUT : 0,
                                           .data.ptr = &c->w };
@@ -545,7 +584,8 @@ void gateway_tick(struct egress *e, uint64_t now) {
         for (size_t i = 0; i < EGRESS_MAX_DNS_TCP; i++) {
                 struct dns_tcp_client *c = e->dns_clients[i];
 
-                if (c && c->used && c->in_flight == 0 && c->idle_deadline <= now)
+                if (c && c->used && ((c->in_flight == 0 && c->idle_deadline <= now) ||
+                                     (c->frame_deadline != 0 && c->frame_deadline <= now)))
                         tcp_client_close(e, c);
         }
 }

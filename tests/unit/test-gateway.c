@@ -491,3 +491,88 @@ Test(gateway, stale_event_never_reaches_a_reused_slot) {
         close(u);
         close(c);
 }
+
+/* Whether the gateway closed c (EOF or reset): true, or false if c is still open. */
+static bool closed_by_gateway(int c) {
+        uint8_t b[512];
+        ssize_t n;
+
+        (void) pump(20);
+        while ((n = recv(c, b, sizeof b, MSG_DONTWAIT)) > 0)
+                ;
+        return n == 0 || (n < 0 && errno != EAGAIN);
+}
+
+/* A frame must be whole within EGRESS_DNS_TCP_FRAME_USEC of its first byte: bytes that
+ * trickle in do not extend it. Each byte read used to restart the 30 s idle wait, so one
+ * byte every 29 s held one of the 64 slots for ever. Control: a client with nothing sent
+ * (idle, not partial) is not closed at that time. */
+Test(gateway, tcp_partial_frame_deadline_is_its_first_byte) {
+        static const uint8_t frame[] = { 0x00, 0x20, 0x12 };  /* 32 bytes announced */
+        int c = tcp_client(), idle = tcp_client();
+        uint64_t t0;
+
+        send_all(c, frame, 1);
+        (void) pump(20);
+        t0 = egress_now();                      /* after the first byte was read */
+        usleep(300 * 1000);
+        send_all(c, frame + 1, 2);
+        (void) pump(20);
+        gateway_tick(g.e, t0 + EGRESS_DNS_TCP_FRAME_USEC + 100 * 1000);
+        cr_assert(closed_by_gateway(c), "a frame begun over %d ms ago is still being read",
+                  (int) (EGRESS_DNS_TCP_FRAME_USEC / 1000));
+        cr_assert_not(closed_by_gateway(idle), "an idle client was closed that early");
+        close(c);
+        close(idle);
+}
+
+/* With all 64 slots taken, a new client gets the slot of the one idle longest; a client
+ * with a query in flight is never evicted. Before, the new client was closed at once, so
+ * 64 connections that said nothing kept DNS over TCP from everyone else. */
+Test(gateway, tcp_full_table_evicts_the_longest_idle) {
+        uint8_t m[512], up[512], out[512];
+        int c[EGRESS_MAX_DNS_TCP], late, u, busy;
+        size_t n;
+
+        /* c[0] waits for an answer; c[1]..c[63] connect idle; then c[1] has a query
+         * answered, so c[2] is the one idle longest. */
+        c[0] = tcp_client();
+        n = simple_query(m, 0x0100, "busy.gw.test");
+        tcp_send(c[0], m, n);
+        busy = up_accept();
+        n = recv_msg(busy, true, up, sizeof up);
+        for (int i = 1; i < EGRESS_MAX_DNS_TCP; i++)
+                c[i] = tcp_client();
+        (void) pump(20);
+        n = simple_query(m, 0x0101, "one.gw.test");
+        tcp_send(c[1], m, n);
+        u = up_accept();
+        n = recv_msg(u, true, up, sizeof up);
+        n = answer(up, out, 1, 0);
+        tcp_send(u, out, n);
+        close(u);
+        n = recv_msg(c[1], true, m, sizeof m);
+        cr_assert_eq(get16(m), 0x0101);
+
+        late = tcp_client();
+        n = simple_query(m, 0x0202, "late.gw.test");
+        tcp_send(late, m, n);
+        u = up_accept();
+        n = recv_msg(u, true, up, sizeof up);
+        n = answer(up, out, 2, 0);
+        tcp_send(u, out, n);
+        close(u);
+        n = recv_msg(late, true, m, sizeof m);
+        cr_assert_eq(get16(m), 0x0202);
+        cr_assert_eq(get16(m + 2) & DNS_FLAG_RCODE, DNS_RCODE_NOERROR);
+
+        cr_assert(closed_by_gateway(c[2]), "the longest idle client is still open");
+        cr_assert_not(closed_by_gateway(c[0]), "the client with a query in flight was closed");
+        cr_assert_not(closed_by_gateway(c[1]), "a client busy more recently was closed");
+        for (int i = 3; i < EGRESS_MAX_DNS_TCP; i++)
+                cr_assert_not(closed_by_gateway(c[i]), "client %d closed too", i);
+        for (int i = 0; i < EGRESS_MAX_DNS_TCP; i++)
+                close(c[i]);
+        close(busy);
+        close(late);
+}
