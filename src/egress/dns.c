@@ -252,6 +252,7 @@ int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *ret, const
                 if (r < 0)
                         return r;
                 q.has_edns = true;
+                q.edns_do = opt.ttl & DNS_EDNS_DO;
                 /* OPT's class field is the requester's UDP payload size. */
                 q.edns_udp_size = opt.class > DNS_QUERY_UDP_MIN ? opt.class : DNS_QUERY_UDP_MIN;
         }
@@ -292,6 +293,79 @@ ssize_t dns_build_reply(const struct dns_query *q, const uint8_t *req, size_t re
         if (q->has_edns)
                 memcpy(out + q->question_end, opt, sizeof opt);
         return (ssize_t) need;
+}
+
+ssize_t dns_build_query(const struct dns_query *q, uint16_t id, uint8_t *out, size_t out_len) {
+        size_t n = DNS_HEADER_SIZE, name_len = strnlen(q->name, DNS_MAX_NAME + 1);
+        size_t need = DNS_HEADER_SIZE + (name_len > 0 ? name_len + 2 : 1) + 4 +
+                      (q->has_edns ? 11 : 0);
+
+        if (name_len > DNS_MAX_NAME)
+                return -EINVAL;
+        if (out_len < need)
+                return -ENOSPC;
+
+        put16(out, id);
+        /* Recursion desired, nothing else: RD clear would ask the resolver only what it
+         * has cached (what other clients asked), and the other bits are the client's to
+         * want, not ours to pass on. CD stays clear: the addresses we remember are the
+         * ones the resolver validated, if it does. */
+        put16(out + 2, DNS_FLAG_RD);
+        put16(out + 4, 1);
+        put16(out + 6, 0);
+        put16(out + 8, 0);
+        put16(out + 10, q->has_edns ? 1 : 0);
+        for (size_t at = 0; at < name_len;) {
+                size_t l = strcspn(q->name + at, ".");
+
+                if (l == 0 || l > 63)
+                        return -EINVAL;
+                out[n++] = (uint8_t) l;
+                memcpy(out + n, q->name + at, l);
+                n += l;
+                at += l;
+                if (q->name[at] == '.' && q->name[++at] == '\0')
+                        return -EINVAL;         /* a trailing dot: an empty label */
+        }
+        out[n++] = 0;
+        put16(out + n, q->qtype);
+        put16(out + n + 2, q->qclass);
+        n += 4;
+        if (q->has_edns) {
+                /* Root owner, type OPT, our payload size, extended rcode 0, version 0, DO if
+                 * the client asked for signatures, no options: the client's (cookies,
+                 * padding, client subnet, anything) carry its data to the resolver. */
+                out[n] = 0;
+                put16(out + n + 1, DNS_TYPE_OPT);
+                put16(out + n + 3, DNS_EDNS_UDP_SIZE);
+                put16(out + n + 5, 0);
+                put16(out + n + 7, q->edns_do ? DNS_EDNS_DO : 0);
+                put16(out + n + 9, 0);
+                n += 11;
+        }
+        return (ssize_t) n;
+}
+
+int dns_answer_to_client(uint8_t *msg, size_t len, const struct dns_query *q, const uint8_t *req,
+                         size_t req_len) {
+        size_t off = DNS_HEADER_SIZE;
+        char name[DNS_MAX_NAME + 1];
+        bool plain;
+
+        if (q->question_end < DNS_HEADER_SIZE + 5 || q->question_end > req_len ||
+            q->question_end > len)
+                return -EINVAL;
+        /* The upstream's question: no pointer can be in it (nothing lies before it), so the
+         * same name is the same labels, the same bytes but for case. */
+        if (name_read(msg, len, &off, false, name, &plain, NULL) < 0 || !plain ||
+            !streq(name, q->name) || off + 4 != q->question_end ||
+            get16(msg + off) != q->qtype || get16(msg + off + 2) != q->qclass)
+                return -EINVAL;
+
+        put16(msg, q->id);
+        put16(msg + 2, (uint16_t) ((get16(msg + 2) & ~DNS_FLAG_RD) | (q->flags & DNS_FLAG_RD)));
+        memcpy(msg + DNS_HEADER_SIZE, req + DNS_HEADER_SIZE, q->question_end - DNS_HEADER_SIZE);
+        return 0;
 }
 
 /* RFC 2181 §8: a TTL with the top bit set means zero. Ours never exceed a day, so a hostile

@@ -16,7 +16,9 @@
 #define DNS_MAX_POINTERS 16       /* compression pointers followed in one name */
 #define DNS_MAX_CNAMES 8          /* CNAME hops followed from the question name */
 #define DNS_TTL_MAX 86400         /* remembered TTLs are capped at one day */
-#define DNS_EDNS_UDP_SIZE 1232    /* the payload size our replies' OPT advertises */
+#define DNS_EDNS_UDP_SIZE 1232    /* the payload size our replies' and queries' OPT advertise */
+#define DNS_EDNS_DO 0x8000        /* OPT's flags (the low half of its TTL field): DNSSEC OK */
+#define DNS_MAX_QUERY_OUT (DNS_HEADER_SIZE + DNS_MAX_NAME + 2 + 4 + 11) /* dns_build_query() */
 #define DNS_PRINTABLE_MAX (DNS_MAX_NAME * 4 + 1) /* enough for any dns_name_printable() */
 
 /* The header's flags word. */
@@ -52,6 +54,7 @@ struct dns_query {
         uint16_t qtype;
         uint16_t qclass;
         bool has_edns;            /* an OPT record was in the additional section */
+        bool edns_do;             /* with the DO bit set */
         uint16_t edns_udp_size;   /* its advertised payload size (>= 512), else 512 */
         size_t question_end;      /* offset just past the question in the message */
 };
@@ -73,6 +76,21 @@ int dns_parse_query(const uint8_t *msg, size_t len, struct dns_query *q, const c
  * is never longer than the query. -EINVAL when rcode > 15 or q does not fit req. */
 ssize_t dns_build_reply(const struct dns_query *q, const uint8_t *req, size_t req_len,
                         unsigned rcode, uint8_t *out, size_t out_len);
+
+/* Writes the query the gateway asks upstream for q: id, RD set and every other header flag
+ * clear, q's question (the name as q holds it: lower-cased), and — only when q had one — an
+ * OPT record of our own: DNS_EDNS_UDP_SIZE, version 0, the DO bit if q's had it, no options.
+ * Nothing else of the client's message is carried. Returns the length (at most
+ * DNS_MAX_QUERY_OUT), -ENOSPC, or -EINVAL when q->name has no wire form. */
+ssize_t dns_build_query(const struct dns_query *q, uint16_t id, uint8_t *out, size_t out_len);
+
+/* Turns msg, an upstream answer that dns_parse_response() accepted for q's question, into
+ * the answer to the client's own query req (which was parsed into q): q's id, q's RD bit,
+ * and req's question bytes in place of the upstream's (the same name but for case, so the
+ * same length), the client's case and all. The rest of msg is left as it is. 0, or -EINVAL
+ * when msg's question does not span the bytes req's does. */
+int dns_answer_to_client(uint8_t *msg, size_t len, const struct dns_query *q, const uint8_t *req,
+                         size_t req_len);
 
 /* Reads / overwrites the 16-bit id of a message (len ≥ 2 assumed by the caller). */
 uint16_t dns_get_id(const uint8_t *msg);

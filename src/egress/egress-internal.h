@@ -75,7 +75,7 @@ struct dns_tcp_client {
 struct dns_pending {
         bool used;
         bool dead;                      /* freed in this epoll batch: not to be taken yet */
-        uint16_t up_id, orig_id;
+        uint16_t up_id;                 /* the id of our query upstream */
         uint64_t deadline;
         struct dns_query q;
         uint8_t qraw[DNS_HEADER_SIZE + DNS_MAX_NAME + 2 + 4 + 8]; /* header + question, for

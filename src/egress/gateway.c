@@ -176,14 +176,22 @@ static void deliver(struct egress *e, struct dns_pending *p, const uint8_t *msg,
                       p->client_len);
 }
 
-static void answer_rcode(struct egress *e, struct dns_pending *p, unsigned rcode) {
+/* Answers p's client from the gateway: rcode, and TC when truncated. */
+static void answer_header(struct egress *e, struct dns_pending *p, unsigned rcode,
+                          bool truncated) {
         uint8_t out[sizeof p->qraw + 64];
         ssize_t n = dns_build_reply(&p->q, p->qraw, p->qraw_len, rcode, out, sizeof out);
 
+        if (n > 0 && truncated)
+                out[2] |= DNS_FLAG_TC >> 8;
         if (n > 0)
                 deliver(e, p, out, (size_t) n);
         else if (p->tcp && p->tcp->used && p->tcp->gen == p->tcp_gen && p->tcp->in_flight)
                 p->tcp->in_flight--;
+}
+
+static void answer_rcode(struct egress *e, struct dns_pending *p, unsigned rcode) {
+        answer_header(e, p, rcode, false);
 }
 
 static struct dns_pending *pending_new(struct egress *e) {
@@ -253,14 +261,16 @@ static void reply_here(struct egress *e, const struct dns_query *q, uint8_t *msg
                               (const struct sockaddr *) from, from_len);
 }
 
-/* One query from the sandbox. msg is modified in place. */
+/* One query from the sandbox. msg may be modified in place. */
 static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
                          const struct sockaddr_storage *from, socklen_t from_len,
                          struct dns_tcp_client *tcp) {
         const struct policy_network_entry *entry = NULL;
+        uint8_t up[DNS_MAX_QUERY_OUT];
         struct dns_pending *p;
         struct dns_query q;
         const char *why = NULL;
+        ssize_t n;
 
         if (dns_parse_query(msg, len, &q, &why) < 0) {
                 /* Not forwarded, not answered: a malformed query carries nothing we could
@@ -289,7 +299,6 @@ static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
                 return;
         }
         p->q = q;
-        p->orig_id = q.id;
         memcpy(p->qraw, msg, q.question_end);
         p->qraw_len = q.question_end;
         p->deadline = egress_now() + EGRESS_DNS_TIMEOUT_USEC;
@@ -302,17 +311,25 @@ static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
                 memcpy(&p->client, from, from_len);
                 p->client_len = from_len;
         }
-        /* A fresh id per forwarded query: the upstream never sees the agent's, and an
-         * off-path answer must guess it. */
-        dns_set_id(msg, p->up_id);
+        /* The upstream is asked a query of our own, built from the question: a fresh id (it
+         * never sees the agent's, and an off-path answer must guess it), recursion desired
+         * and our OPT. Forwarded byte for byte, the agent's message carried its header bits
+         * (RD clear: what the resolver has cached for others) and EDNS options of any
+         * content to the resolver. */
+        n = dns_build_query(&q, p->up_id, up, sizeof up);
+        if (n < 0) {
+                answer_rcode(e, p, DNS_RCODE_SERVFAIL);
+                pending_free(e, p);
+                return;
+        }
         if (tcp) {
-                if (upstream_tcp_open(e, p, msg, len) < 0) {
+                if (upstream_tcp_open(e, p, up, (size_t) n) < 0) {
                         answer_rcode(e, p, DNS_RCODE_SERVFAIL);
                         pending_free(e, p);
                 }
                 return;
         }
-        if (send(e->up_udp.fd, msg, len, MSG_DONTWAIT) < 0) {
+        if (send(e->up_udp.fd, up, (size_t) n, MSG_DONTWAIT) < 0) {
                 answer_rcode(e, p, DNS_RCODE_SERVFAIL);
                 pending_free(e, p);
         }
@@ -464,8 +481,10 @@ static void finish(struct egress *e, struct dns_pending *p, uint8_t *msg, size_t
         struct dns_answer ans;
         const char *why = NULL;
 
-        if (dns_parse_response(msg, len, &p->q, &ans, &why) < 0) {
-                dns_event(e, CAISSON_REASON_DNS_UPSTREAM_FAILED, p->q.name, why);
+        if (dns_parse_response(msg, len, &p->q, &ans, &why) < 0 ||
+            dns_answer_to_client(msg, len, &p->q, p->qraw, p->qraw_len) < 0) {
+                dns_event(e, CAISSON_REASON_DNS_UPSTREAM_FAILED, p->q.name,
+                          why ?: "answer's question does not fit the query");
                 answer_rcode(e, p, DNS_RCODE_SERVFAIL);
                 pending_free(e, p);
                 return;
@@ -474,8 +493,13 @@ static void finish(struct egress *e, struct dns_pending *p, uint8_t *msg, size_t
         for (size_t i = 0; i < ans.n_addrs; i++)
                 egress_resolved_add(e, ans.addrs[i].family, ans.addrs[i].addr, ans.addrs[i].ttl,
                                     p->q.name);
-        dns_set_id(msg, p->orig_id);
-        deliver(e, p, msg, len);
+        /* The upstream was told our payload size, not the client's: an answer larger than
+         * a UDP client said it takes (512 without EDNS) goes back as TC with the question
+         * only, and the client asks again over TCP (RFC 6891 §7). */
+        if (!p->tcp && len > p->q.edns_udp_size)
+                answer_header(e, p, ans.rcode, true);
+        else
+                deliver(e, p, msg, len);
         pending_free(e, p);
 }
 

@@ -17,7 +17,9 @@
                                   never answers silent.lab.test (over TCP it holds the
                                   connection open until the client closes it, 10 s at most)
       Each service appends one line per request to LOGDIR/{http,tcp,udp,tls,dns}.log
-      *before* answering, so a request that got an answer is always in the log.
+      *before* answering, so a request that got an answer is always in the log. A DNS
+      line: "PROTO SRC port=SPORT id=ID flags=HEX edns=E type=T name=NAME", E being "-"
+      or "SIZE,do=0|1,opts=BYTES" (the query's OPT record).
 
   netlab-servers.py probe KIND ARGS...
       One client probe, run inside a sandbox or (the control) in the lab's host netns.
@@ -286,6 +288,16 @@ def name_to_wire(name):
     return out + b"\0"
 
 
+def parse_edns(msg, p):
+    """The OPT record at p (after the question), as logged: "SIZE,do=D,opts=N", or "-"."""
+    if struct.unpack("!H", msg[10:12])[0] < 1 or p + 11 > len(msg) or msg[p] != 0:
+        return "-"
+    rtype, size, ttl, rdlen = struct.unpack("!HHIH", msg[p + 1:p + 11])
+    if rtype != 41:
+        return "-"
+    return "%d,do=%d,opts=%d" % (size, ttl >> 15 & 1, rdlen)
+
+
 def parse_question(msg):
     """(id, flags, labels, qtype, question_bytes) or None."""
     if len(msg) < 12:
@@ -340,12 +352,13 @@ def lookup(name):
 def dns_answer(msg, proto, src):
     q = parse_question(msg)
     if q is None:
-        log("dns", "%s %s malformed len=%d" % (proto, src, len(msg)))
+        log("dns", "%s %s malformed len=%d" % (proto, src[0], len(msg)))
         return None
     qid, flags, labels, qtype, question = q
     shown = show_name(labels)
-    log("dns", "%s %s id=%d type=%s name=%s" % (proto, src, qid,
-                                                QTYPE_NAMES.get(qtype, str(qtype)), shown))
+    log("dns", "%s %s port=%d id=%d flags=%04x edns=%s type=%s name=%s" % (
+        proto, src[0], src[1], qid, flags, parse_edns(msg, 12 + len(question)),
+        QTYPE_NAMES.get(qtype, str(qtype)), shown))
     name = shown.lower()
     if name == SILENT:
         return b""
@@ -379,7 +392,7 @@ def dns_answer(msg, proto, src):
 def dns_udp(sock):
     while True:
         msg, src = sock.recvfrom(4096)
-        resp = dns_answer(msg, "udp", src[0])
+        resp = dns_answer(msg, "udp", src)
         if resp:
             sock.sendto(resp, src)
 
@@ -394,7 +407,7 @@ class DNSTCPHandler(socketserver.BaseRequestHandler):
             msg = recv_exact(self.request, struct.unpack("!H", hdr)[0])
             if msg is None:
                 return
-            resp = dns_answer(msg, "tcp", self.client_address[0])
+            resp = dns_answer(msg, "tcp", self.client_address)
             if resp == b"":  # silent: held open, unanswered, until the client goes
                 try:
                     while self.request.recv(4096):
@@ -716,12 +729,14 @@ def p_icmp(host):
             raise Fail("unreachable:%d" % b[1])
 
 
-def dns_query(name, qtype, edns):
+def dns_query(name, qtype, edns, flags=0x0100, do=False, cookie=False):
+    """edns: the OPT's payload size, or 0 for no OPT; cookie adds a COOKIE option."""
     qid = random.getrandbits(16)
-    msg = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 1 if edns else 0)
+    msg = struct.pack("!HHHHHH", qid, flags, 1, 0, 0, 1 if edns else 0)
     msg += name_to_wire(name) + struct.pack("!HH", QTYPES[qtype], 1)
-    if edns:  # OPT: root name, type 41, udp size 1232, no flags, no options
-        msg += b"\0" + struct.pack("!HHIH", 41, 1232, 0, 0)
+    if edns:  # OPT: root name, type 41, udp size, DO, options
+        opts = struct.pack("!HH", 10, 8) + b"netlabck" if cookie else b""
+        msg += b"\0" + struct.pack("!HHIH", 41, edns, 0x8000 if do else 0, len(opts)) + opts
     return qid, msg
 
 
@@ -735,10 +750,12 @@ def skip_name(b, p):
             return p
 
 
-def dns_parse(b, qid):
+def dns_parse(b, qid, question=None):
     rid, flags, qd, an = struct.unpack("!HHHH", b[:8])
     if rid != qid:
         raise Fail("wrong-id")
+    if question is not None and b[12:12 + len(question)] != question:
+        raise Fail("question-differs")
     rcode = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 5: "REFUSED"}.get(
         flags & 0xF, str(flags & 0xF))
     p = 12
@@ -756,7 +773,7 @@ def dns_parse(b, qid):
         elif t == 5:
             out.append("CNAME")
         p += ln
-    return "rcode=%s %s" % (rcode, ",".join(out) or "-")
+    return "rcode=%s %s%s" % (rcode, ",".join(out) or "-", "" if flags & 0x0100 else " rd=0")
 
 
 def resolv_conf_server():
@@ -772,11 +789,15 @@ def resolv_conf_server():
 
 
 def p_dns(name, *opts):
-    """A hand-made query: dns NAME [server=ADDR] [type=A] [tcp] [edns]; ok = an answer came
-    back (any rcode, shown in the detail)."""
+    """A hand-made query: dns NAME [server=ADDR] [type=A] [tcp] [edns|edns=SIZE] [do]
+    [cookie] [flags=HEX]; ok = an answer came back (any rcode, shown in the detail, with
+    " rd=0" when its RD bit is clear) with our id and our question, byte for byte."""
     kv = dict(o.split("=", 1) for o in opts if "=" in o)
     server = kv.get("server") or resolv_conf_server()
-    qid, msg = dns_query(name, kv.get("type", "A"), "edns" in opts)
+    edns = int(kv["edns"]) if "edns" in kv else 1232 if "edns" in opts else 0
+    qid, msg = dns_query(name, kv.get("type", "A"), edns, int(kv.get("flags", "0x0100"), 16),
+                         "do" in opts, "cookie" in opts)
+    question = msg[12:12 + len(name_to_wire(name)) + 4]
     fam = socket.AF_INET6 if ":" in server else socket.AF_INET
     if "tcp" in opts:
         with socket.create_connection((server, 53), timeout=TIMEOUT) as s:
@@ -793,7 +814,7 @@ def p_dns(name, *opts):
         s.connect((server, 53))
         s.send(msg)
         b = s.recv(65535)
-    return dns_parse(b, qid)
+    return dns_parse(b, qid, question)
 
 
 def p_dnsreset(name, count, interval, mark):
@@ -802,7 +823,7 @@ def p_dnsreset(name, count, interval, mark):
     path, is created after the first reset."""
     server = resolv_conf_server()
     for i in range(int(count)):
-        _, msg = dns_query(name, "A", False)
+        _, msg = dns_query(name, "A", 0)
         s = socket.create_connection((server, 53), timeout=TIMEOUT)
         s.sendall(struct.pack("!H", len(msg)) + msg)
         time.sleep(0.05)

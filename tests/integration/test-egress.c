@@ -1599,3 +1599,45 @@ Test(egress, dns_tcp_reset_costs_no_cpu) {
                      "the supervisor used %ld of %ld ticks in one second of resets", w.ticks, hz);
         netlab_stop(lab);
 }
+
+/* The upstream resolver is asked the gateway's own query, built from the question: RD and
+ * no other header bit, the name in lower case, and the gateway's OPT (its size, the
+ * client's DO, no options) only when the client sent one. The client's header bits (RD
+ * clear: a look at what the resolver cached for others), its case and its EDNS options (a
+ * cookie here: any bytes) used to reach it as sent. The client still gets its id and its
+ * question back, byte for byte (the probe checks), and its RD bit. Control: without
+ * caisson the server's log shows such a query as sent. */
+Test(egress, dns_upstream_gets_the_gateways_own_query) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab), *dns;
+        struct probe p[] = {
+                { "odd", "dns AlLoWeD.lab.test flags=0x0030 edns=4000 do cookie" },
+                { "oddtcp", "dns allowed.LAB.test tcp flags=0x0010 edns=4000 cookie" },
+                { "plain", "dns allowed.lab.test" },
+        };
+
+        require_egress(lab, wd);
+        in_sandbox(lab, wd, POL(wd, entry("web", "allowed.lab.test", 80, "/**")), p, N(p));
+        for (size_t i = 0; i < N(p); i++) {
+                expect_ok(&p[i]);
+                expect_detail(&p[i], "rcode=NOERROR 198.51.100.10");
+        }
+        expect_detail(&p[0], " rd=0");
+        expect_detail(&p[1], " rd=0");
+        cr_expect(!strstr(p[2].line, "rd=0"), "%s", p[2].line);
+        dns = netlab_log(lab, "dns");
+        cr_expect_eq(count_in(dns, "udp 203.0.113.2 "), 2, "%s", dns);
+        cr_expect_eq(count_in(dns, "tcp 203.0.113.2 "), 1, "%s", dns);
+        cr_expect_eq(count_in(dns, " flags=0100 edns=1232,do=1,opts=0 type=A "
+                                   "name=allowed.lab.test\n"), 1, "%s", dns);
+        cr_expect_eq(count_in(dns, " flags=0100 edns=1232,do=0,opts=0 type=A "
+                                   "name=allowed.lab.test\n"), 1, "%s", dns);
+        cr_expect_eq(count_in(dns, " flags=0100 edns=- type=A name=allowed.lab.test\n"), 1, "%s",
+                     dns);
+        cr_expect(!strstr(dns, "AlLoWeD") && !strstr(dns, "LAB"), "the client's case: %s", dns);
+        control_ok(lab, "dns AlLoWeD.lab.test server=" NETLAB_DNS " flags=0x0030 edns=4000 do cookie");
+        cr_expect(strstr(netlab_log(lab, "dns"), " flags=0030 edns=4000,do=1,opts=12 type=A "
+                                                 "name=AlLoWeD.lab.test\n"),
+                  "%s", netlab_log(lab, "dns"));
+        netlab_stop(lab);
+}

@@ -245,6 +245,7 @@ Test(dns_query, dig_with_edns) {
         cr_assert_eq(q.qtype, DNS_TYPE_A);
         cr_assert_eq(q.qclass, DNS_CLASS_IN);
         cr_assert(q.has_edns);
+        cr_assert_not(q.edns_do);
         cr_assert_eq(q.edns_udp_size, 1232);
         cr_assert_eq(q.question_end, 29);
 }
@@ -279,6 +280,7 @@ Test(dns_query, root_name_and_small_edns) {
         q = parse_ok(m.b, m.n);
         cr_assert_str_eq(q.name, "");
         cr_assert(q.has_edns);
+        cr_assert(q.edns_do);
         cr_assert_eq(q.edns_udp_size, 512);
         cr_assert_eq(q.question_end, 17);
 }
@@ -605,6 +607,158 @@ Test(dns_reply, id) {
         cr_assert_eq(m[0], 0xa1);
         cr_assert_eq(m[1], 0xb2);
         cr_assert_eq(dns_get_id(m), 0xa1b2);
+}
+
+/* ---------------------------------------------------------------- forwarded queries */
+
+TestSuite(dns_forward);
+
+/* dig's query (RD and AD, a COOKIE option, 1232) goes upstream as the gateway's own: a new
+ * id, RD alone, the name lower-cased, and an OPT with our size and no options. */
+Test(dns_forward, dig_query_rebuilt) {
+        static const uint8_t want[] = {
+                0x51, 0x7a, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+                0x07, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0x03, 'c', 'o', 'm', 0x00,
+                0x00, 0x01, 0x00, 0x01,
+                0x00, 0x00, 0x29, 0x04, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        };
+        struct dns_query q = parse_ok(dig_query, sizeof dig_query), back;
+        uint8_t out[DNS_MAX_QUERY_OUT + 1];
+        ssize_t n;
+
+        memset(out, 0xee, sizeof out);
+        n = dns_build_query(&q, 0x517a, out, sizeof out);
+        cr_assert_eq(n, (ssize_t) sizeof want);
+        cr_assert_arr_eq(out, want, sizeof want);
+        cr_assert_eq(out[n], 0xee, "wrote past the query");
+        back = parse_ok(out, (size_t) n);
+        cr_assert_str_eq(back.name, q.name);
+        cr_assert_eq(back.edns_udp_size, DNS_EDNS_UDP_SIZE);
+}
+
+/* Whatever the client's header and OPT say — RD clear (a cache snoop), CD and Z set, DO, a
+ * big size, options — only RD and DO reach the upstream. */
+Test(dns_forward, client_bits_dropped_do_kept) {
+        static const uint8_t ecs[] = { 0x00, 0x08, 0x00, 0x04, 0x00, 0x01, 0x18, 0x00 };
+        struct buf m;
+        struct dns_query q;
+        uint8_t out[DNS_MAX_QUERY_OUT];
+        size_t end;
+        ssize_t n;
+
+        b_header(&m, 0x1111, 0x0070 /* Z, AD, CD; RD clear */, 1, 0, 0, 1);
+        b_name(&m, "Mail.Example.NET");
+        b_u16(&m, 15);
+        b_u16(&m, DNS_CLASS_IN);
+        end = m.n;
+        b_u8(&m, 0);
+        b_u16(&m, DNS_TYPE_OPT);
+        b_u16(&m, 4096);
+        b_u32(&m, 0x00008000 | 0x1234 /* DO and Z bits */);
+        b_u16(&m, sizeof ecs);
+        b_bytes(&m, ecs, sizeof ecs);
+        q = parse_ok(m.b, m.n);
+        cr_assert(q.edns_do);
+
+        n = dns_build_query(&q, 0x2222, out, sizeof out);
+        cr_assert_eq(n, (ssize_t) end + 11);
+        cr_assert_eq(dns_get_id(out), 0x2222);
+        cr_assert_eq(out[2], 0x01, "RD alone");
+        cr_assert_eq(out[3], 0x00, "no Z, AD, CD");
+        cr_assert_eq(memcmp(out + 12, "\x04mail\x07" "example\x03net\x00\x00\x0f\x00\x01", 22), 0);
+        cr_assert_eq(out[end], 0);
+        cr_assert_eq(out[end + 1] << 8 | out[end + 2], DNS_TYPE_OPT);
+        cr_assert_eq(out[end + 3] << 8 | out[end + 4], DNS_EDNS_UDP_SIZE);
+        cr_assert_eq(out[end + 5] | out[end + 6], 0, "extended rcode, version 0");
+        cr_assert_eq(out[end + 7] << 8 | out[end + 8], 0x8000, "DO alone");
+        cr_assert_eq(out[end + 9] | out[end + 10], 0, "no options");
+}
+
+/* Without EDNS from the client none goes upstream: the answer then fits 512 bytes, or
+ * comes with TC, as the client expects. The root, high octets, sizes. */
+Test(dns_forward, without_edns_root_and_sizes) {
+        struct buf m;
+        struct dns_query q;
+        uint8_t out[DNS_MAX_QUERY_OUT];
+        ssize_t n;
+
+        b_query(&m, "WwW.ExAmPlE.oRg", DNS_TYPE_AAAA, false);
+        q = parse_ok(m.b, m.n);
+        n = dns_build_query(&q, 7, out, sizeof out);
+        cr_assert_eq(n, (ssize_t) m.n);
+        cr_assert_eq(out[11], 0, "no OPT");
+        cr_assert_eq(memcmp(out + 12, "\x03www\x07" "example\x03org\x00\x00\x1c\x00\x01", 21), 0);
+        cr_assert_eq(dns_build_query(&q, 7, out, (size_t) n - 1), -ENOSPC);
+        cr_assert_eq(dns_build_query(&q, 7, out, (size_t) n), n);
+
+        b_header(&m, 1, 0, 1, 0, 0, 0);
+        b_u8(&m, 0);
+        b_u16(&m, 2);
+        b_u16(&m, DNS_CLASS_IN);
+        q = parse_ok(m.b, m.n);
+        cr_assert_eq(dns_build_query(&q, 1, out, sizeof out), 17);
+        cr_assert_eq(out[12], 0);
+
+        b_header(&m, 1, 0, 1, 0, 0, 0);
+        b_bytes(&m, "\x04\xc3\x89T\x7f\x03" "com\x00", 10);
+        b_u16(&m, 1);
+        b_u16(&m, 1);
+        q = parse_ok(m.b, m.n);
+        n = dns_build_query(&q, 1, out, sizeof out);
+        cr_assert_eq(n, (ssize_t) m.n);
+        cr_assert_eq(memcmp(out + 12, "\x04\xc3\x89t\x7f\x03" "com\x00", 10), 0);
+
+        /* A name with no wire form (never out of dns_parse_query()). */
+        strcpy(q.name, "a..b");
+        cr_assert_eq(dns_build_query(&q, 1, out, sizeof out), -EINVAL);
+        strcpy(q.name, "a.");
+        cr_assert_eq(dns_build_query(&q, 1, out, sizeof out), -EINVAL);
+        memset(q.name, 'a', 64);
+        q.name[64] = 0;
+        cr_assert_eq(dns_build_query(&q, 1, out, sizeof out), -EINVAL);
+}
+
+/* The upstream answers the gateway's query; the client gets it with its own id, its RD and
+ * its question, case and all; the records are left as they were. */
+Test(dns_forward, answer_to_client) {
+        struct buf m, r;
+        struct dns_query q;
+        struct dns_answer a;
+        const char *why = NULL;
+        uint8_t fwd[DNS_MAX_QUERY_OUT];
+        size_t rest;
+
+        b_query(&m, "Host.Example.NET", DNS_TYPE_A, true);
+        m.b[2] = 0x00; /* RD clear */
+        q = parse_ok(m.b, m.n);
+        cr_assert_gt(dns_build_query(&q, 0x4444, fwd, sizeof fwd), 0);
+
+        b_response(&r, RESPONSE_OK, "host.example.net", DNS_TYPE_A);
+        r.b[0] = 0x44, r.b[1] = 0x44;
+        rest = r.n;
+        b_ptr(&r, QNAME_AT);
+        b_a(&r, 60, 192, 0, 2, 1);
+        b_counts(&r, 1, 0, 0);
+        cr_assert_eq(dns_parse_response(r.b, r.n, &q, &a, &why), 0, "%s", why);
+
+        cr_assert_eq(dns_answer_to_client(r.b, r.n, &q, m.b, m.n), 0);
+        cr_assert_eq(dns_get_id(r.b), 0xbeef);
+        cr_assert_eq(r.b[2], 0x80, "QR, RD as the client sent it (clear)");
+        cr_assert_eq(r.b[3], 0x80, "RA as the upstream said");
+        cr_assert_arr_eq(r.b + 12, m.b + 12, q.question_end - 12);
+        cr_assert_eq(r.b[rest], 0xc0, "records untouched");
+        cr_assert_eq(dns_parse_response(r.b, r.n, &q, &a, &why), 0, "%s", why);
+        cr_assert_eq(a.n_addrs, 1);
+
+        /* Another question, or one cut short: refused, msg untouched. */
+        b_response(&r, RESPONSE_OK, "other.example.net", DNS_TYPE_A);
+        cr_assert_eq(dns_answer_to_client(r.b, r.n, &q, m.b, m.n), -EINVAL);
+        cr_assert_eq(dns_get_id(r.b), 0x5151);
+        b_response(&r, RESPONSE_OK, "host.example.net", DNS_TYPE_AAAA);
+        cr_assert_eq(dns_answer_to_client(r.b, r.n, &q, m.b, m.n), -EINVAL);
+        b_response(&r, RESPONSE_OK, "host.example.net", DNS_TYPE_A);
+        cr_assert_eq(dns_answer_to_client(r.b, r.n - 1, &q, m.b, m.n), -EINVAL);
+        cr_assert_eq(dns_answer_to_client(r.b, r.n, &q, m.b, 20), -EINVAL);
 }
 
 /* ---------------------------------------------------------------- responses */

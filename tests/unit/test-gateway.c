@@ -576,3 +576,56 @@ Test(gateway, tcp_full_table_evicts_the_longest_idle) {
         close(busy);
         close(late);
 }
+
+/* The upstream is asked the gateway's own query: a fresh id, RD alone, the name in lower
+ * case, and our OPT (our size, DO if the client set it, no options). The client's header
+ * bits (RD clear: a cache snoop; AD, CD), its case and its EDNS options (any bytes it
+ * likes) used to reach the resolver as sent. The answer still comes back with the client's
+ * id, RD and question, case and all. And since the upstream was told our size, an answer
+ * larger than the client said it takes comes back to it as TC, for it to ask over TCP. */
+Test(gateway, upstream_gets_the_gateways_own_query) {
+        static const uint8_t cookie[] = { 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8 };
+        static const uint8_t opt[] = { 0, 0, DNS_TYPE_OPT, DNS_EDNS_UDP_SIZE >> 8,
+                                       DNS_EDNS_UDP_SIZE & 0xff, 0, 0, 0x80, 0, 0, 0 };
+        uint8_t m[2048], up[2048], out[2048];
+        struct sockaddr_in from;
+        int c = udp_client();
+        size_t n, qn;
+
+        qn = query(m, 0x7777, 0x0030 /* AD, CD; RD clear */, "MiXeD.Gw.TeSt", DNS_TYPE_A,
+                   4000, DNS_EDNS_DO, cookie, sizeof cookie);
+        send_all(c, m, qn);
+        n = up_recv(up, sizeof up, &from);
+        cr_assert_neq(get16(up), 0x7777, "the client's id went upstream");
+        cr_assert_eq(get16(up + 2), DNS_FLAG_RD, "flags %#x went upstream", get16(up + 2));
+        cr_assert_eq(get16(up + 4), 1);
+        cr_assert_eq(get16(up + 6) | get16(up + 8), 0);
+        cr_assert_eq(get16(up + 10), 1);
+        cr_assert_eq(memcmp(up + 12, "\x05mixed\x02gw\x04test\x00\x00\x01\x00\x01", 19), 0,
+                     "the client's case went upstream");
+        cr_assert_eq(n, 12 + 19 + sizeof opt, "%zu bytes went upstream", n);
+        cr_assert_arr_eq(up + 31, opt, sizeof opt, "the client's OPT went upstream");
+
+        n = answer(up, out, 9, 0);
+        up_send(out, n, &from);
+        n = recv_msg(c, false, out, sizeof out);
+        cr_assert_eq(get16(out), 0x7777);
+        cr_assert_eq(get16(out + 2) & (DNS_FLAG_RD | DNS_FLAG_RCODE), 0, "RD as sent, NOERROR");
+        cr_assert_arr_eq(out + 12, m + 12, 19, "the client's question, in its case");
+        cr_assert_eq(get16(out + 6), 1);
+
+        qn = query(m, 0x8888, DNS_FLAG_RD, "big.gw.test", DNS_TYPE_A, 600, 0, NULL, 0);
+        send_all(c, m, qn);
+        n = up_recv(up, sizeof up, &from);
+        n = answer(up, out, 10, 900);
+        cr_assert_gt(n, 900);
+        up_send(out, n, &from);
+        n = recv_msg(c, false, out, sizeof out);
+        cr_assert_eq(get16(out), 0x8888);
+        cr_assert(get16(out + 2) & DNS_FLAG_TC, "a %zu-byte answer to a client of 600", n);
+        cr_assert_eq(get16(out + 2) & DNS_FLAG_RCODE, DNS_RCODE_NOERROR);
+        cr_assert_eq(get16(out + 6), 0);
+        cr_assert_eq(get16(out + 10), 1, "our OPT");
+        cr_assert_eq(n, question_end(m) + 11);
+        close(c);
+}
