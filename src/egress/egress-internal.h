@@ -87,8 +87,9 @@ struct dns_pending {
         socklen_t client_len;
         struct dns_tcp_client *tcp;
         uint32_t tcp_gen;
-        /* Upstream over TCP (for TCP clients, whose answers may exceed any UDP size). */
-        struct watch up;                /* fd -1 when the shared UDP socket carries it */
+        /* The query's own socket to the upstream, in our own netns: UDP for UDP clients, TCP
+         * for TCP clients (whose answers may exceed any UDP size). */
+        struct watch up;
         uint8_t *up_buf;                /* TCP: the framed query, then the framed answer */
         size_t up_len, up_off;
         bool up_connected, up_reading;
@@ -235,7 +236,6 @@ struct egress {
         void *nft_ctx;            /* the fence's libnftables context, released at teardown */
         struct watch w_stop, w_timer, w_nflog;
         struct watch dns_udp[2], dns_tcp[2], relay[2]; /* [0] 127.0.0.1, [1] [::1] */
-        struct watch up_udp;            /* to the upstream resolver, in our own netns */
         uint16_t dns_port, relay_port;
         bool ipv6;
         ino_t netns_ino;
@@ -313,7 +313,7 @@ size_t egress_resolved_names(struct egress *e, int family, const uint8_t *addr,
 void gateway_udp_readable(struct egress *e, struct watch *w);
 void gateway_tcp_accept(struct egress *e, struct watch *w);
 void gateway_tcp_client(struct egress *e, struct dns_tcp_client *c, uint32_t events);
-void gateway_upstream_udp(struct egress *e);
+void gateway_upstream_udp(struct egress *e, struct dns_pending *p);
 void gateway_upstream_tcp(struct egress *e, struct dns_pending *p, uint32_t events);
 void gateway_tick(struct egress *e, uint64_t now);
 /* After each epoll batch: the slots closed during it may be taken again. */

@@ -269,7 +269,7 @@ bool egress_batch(struct egress *e, const struct epoll_event *evs, int n) {
                         gateway_tcp_client(e, w->obj, what);
                         break;
                 case WATCH_DNS_UPSTREAM_UDP:
-                        gateway_upstream_udp(e);
+                        gateway_upstream_udp(e, w->obj);
                         break;
                 case WATCH_DNS_UPSTREAM_TCP:
                         gateway_upstream_tcp(e, w->obj, what);
@@ -418,7 +418,7 @@ struct egress *egress_new(const struct egress_config *cfg) {
         e->ct_fd = -1;
         for (size_t i = 0; i < ELEMENTSOF(e->pid_fds); i++)
                 e->pid_fds[i] = (struct pid_fds) { .fd_dir = -1, .stat_fd = -1 };
-        e->w_stop.fd = e->w_timer.fd = e->w_nflog.fd = e->up_udp.fd = e->w_addrs.fd = -1;
+        e->w_stop.fd = e->w_timer.fd = e->w_nflog.fd = e->w_addrs.fd = -1;
         for (int i = 0; i < 2; i++)
                 e->dns_udp[i].fd = e->dns_tcp[i].fd = e->relay[i].fd = -1;
         /* pending[] (400 KiB) stays untouched: a slot's fds are set when it is taken
@@ -446,7 +446,6 @@ void egress_free(struct egress *e) {
                 safe_close(e->dns_tcp[i].fd);
                 safe_close(e->relay[i].fd);
         }
-        safe_close(e->up_udp.fd);
         safe_close(e->w_addrs.fd);
         free(e->host_addrs);
         safe_close(e->nflog_fd);
@@ -556,7 +555,8 @@ int egress_setup(const struct egress_config *cfg, struct egress **ret, struct ca
                 e->netns_ino = st.st_ino;
 
         /* In our own netns: the host's addresses (watched before they are read, so no change
-         * falls between) and the socket to the upstream resolver. */
+         * falls between). The sockets to the upstream resolver are made by the egress
+         * thread, one per query (gateway.c), in this netns too. */
         e->w_addrs.fd = open_addr_watch();
         if (e->w_addrs.fd < 0)
                 return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, -e->w_addrs.fd,
@@ -564,20 +564,6 @@ int egress_setup(const struct egress_config *cfg, struct egress **ret, struct ca
         e->w_addrs.kind = WATCH_ADDRS;
         collect_host_addrs(e);
         egress_fd_budget(e);
-        if (cfg->upstream_len > 0) {
-                e->up_udp.fd = socket(cfg->upstream.ss_family, SOCK_DGRAM | SOCK_CLOEXEC |
-                                      SOCK_NONBLOCK, 0);
-                if (e->up_udp.fd < 0)
-                        return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED, errno,
-                                       "socket to the upstream resolver");
-                /* connect(): the kernel then drops datagrams from anyone but the upstream.
-                 * An unreachable upstream is not a boundary failure: every allowed name is
-                 * then answered SERVFAIL (with an event), and nothing is forwarded. */
-                if (connect(e->up_udp.fd, (const struct sockaddr *) &cfg->upstream,
-                            cfg->upstream_len) < 0)
-                        e->up_udp.fd = safe_close(e->up_udp.fd);
-                e->up_udp.kind = WATCH_DNS_UPSTREAM_UDP;
-        }
         e->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         e->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         e->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -612,8 +598,6 @@ int egress_setup(const struct egress_config *cfg, struct egress **ret, struct ca
                 r = egress_watch_add(e, &e->w_nflog, EPOLLIN);
         if (r >= 0)
                 r = egress_watch_add(e, &e->w_addrs, EPOLLIN);
-        if (r >= 0 && e->up_udp.fd >= 0)
-                r = egress_watch_add(e, &e->up_udp, EPOLLIN);
         for (int i = 0; i < 2 && r >= 0; i++) {
                 if (e->dns_udp[i].fd < 0)
                         continue;

@@ -196,8 +196,6 @@ static void answer_rcode(struct egress *e, struct dns_pending *p, unsigned rcode
 
 static struct dns_pending *pending_new(struct egress *e) {
         struct dns_pending *slot = NULL;
-        uint16_t id;
-        bool clash;
 
         /* Slots are taken from the start: none beyond n_pending was ever used, and the
          * loops over the table stop there (its untouched pages cost nothing). */
@@ -210,14 +208,31 @@ static struct dns_pending *pending_new(struct egress *e) {
                 slot = &e->pending[e->n_pending++];
         if (!slot)
                 return NULL;
-        do {
-                id = egress_random16(e);
-                clash = false;
-                for (size_t i = 0; i < e->n_pending && !clash; i++)
-                        clash = e->pending[i].used && e->pending[i].up_id == id;
-        } while (clash);
-        *slot = (struct dns_pending) { .used = true, .up_id = id, .up.fd = -1, .udp_fd = -1 };
+        /* A fresh id for each query: with its own socket on a port the kernel picked, two
+         * unknowns (32 bits) for an off-path forger to guess. */
+        *slot = (struct dns_pending) { .used = true, .up_id = egress_random16(e), .up.fd = -1,
+                                       .udp_fd = -1 };
         return slot;
+}
+
+/* The query's own UDP socket, connected to the upstream: the kernel picks a port (at random)
+ * and then takes datagrams from the upstream's address and port only. Before, every query
+ * left from one socket for the sandbox's whole life: its port known once seen, only the
+ * 16-bit id kept a forged answer out, and the agent could keep hundreds of queries in
+ * flight to better a forger's odds. A forged address is remembered for the relay. */
+static int upstream_udp_open(struct egress *e, struct dns_pending *p, const uint8_t *msg,
+                             size_t len) {
+        /* Created here, in the egress thread: the supervisor's netns, never the sandbox's. */
+        p->up.fd = socket(e->cfg.upstream.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (p->up.fd < 0)
+                return -errno;
+        if (connect(p->up.fd, (const struct sockaddr *) &e->cfg.upstream, e->cfg.upstream_len) < 0)
+                return -errno;
+        p->up.kind = WATCH_DNS_UPSTREAM_UDP;
+        p->up.obj = p;
+        if (send(p->up.fd, msg, len, MSG_DONTWAIT) < 0)
+                return -errno;
+        return egress_watch_add(e, &p->up, EPOLLIN);
 }
 
 static int upstream_tcp_open(struct egress *e, struct dns_pending *p, const uint8_t *msg,
@@ -271,6 +286,7 @@ static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
         struct dns_query q;
         const char *why = NULL;
         ssize_t n;
+        int r;
 
         if (dns_parse_query(msg, len, &q, &why) < 0) {
                 /* Not forwarded, not answered: a malformed query carries nothing we could
@@ -287,14 +303,14 @@ static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
                           "not forwarded");
                 return;
         }
-        p = e->up_udp.fd >= 0 && (!tcp || tcp->in_flight < DNS_TCP_MAX_IN_FLIGHT) ?
+        p = e->cfg.upstream_len > 0 && (!tcp || tcp->in_flight < DNS_TCP_MAX_IN_FLIGHT) ?
                     pending_new(e) : NULL;
         if (!p || q.question_end > sizeof p->qraw) {
                 if (p)
                         p->used = false;
                 dns_event(e, CAISSON_REASON_DNS_UPSTREAM_FAILED, q.name,
-                          e->up_udp.fd < 0 ? "no reachable upstream resolver: SERVFAIL" :
-                                             "too many queries in flight: SERVFAIL");
+                          e->cfg.upstream_len == 0 ? "no upstream resolver: SERVFAIL" :
+                                                     "too many queries in flight: SERVFAIL");
                 reply_here(e, &q, msg, len, DNS_RCODE_SERVFAIL, udp_fd, from, from_len, tcp);
                 return;
         }
@@ -322,14 +338,12 @@ static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
                 pending_free(e, p);
                 return;
         }
-        if (tcp) {
-                if (upstream_tcp_open(e, p, up, (size_t) n) < 0) {
-                        answer_rcode(e, p, DNS_RCODE_SERVFAIL);
-                        pending_free(e, p);
-                }
-                return;
-        }
-        if (send(e->up_udp.fd, up, (size_t) n, MSG_DONTWAIT) < 0) {
+        r = tcp ? upstream_tcp_open(e, p, up, (size_t) n) : upstream_udp_open(e, p, up, (size_t) n);
+        if (r < 0) {
+                /* An unreachable upstream is not a boundary failure: the name is answered
+                 * SERVFAIL, with an event, and nothing else happens. */
+                dns_event(e, CAISSON_REASON_DNS_UPSTREAM_FAILED, q.name,
+                          "no reachable upstream resolver: SERVFAIL");
                 answer_rcode(e, p, DNS_RCODE_SERVFAIL);
                 pending_free(e, p);
         }
@@ -503,27 +517,28 @@ static void finish(struct egress *e, struct dns_pending *p, uint8_t *msg, size_t
         pending_free(e, p);
 }
 
-void gateway_upstream_udp(struct egress *e) {
+void gateway_upstream_udp(struct egress *e, struct dns_pending *p) {
         uint8_t buf[DNS_MAX_MESSAGE];
 
-        for (int i = 0; i < 64; i++) {
-                ssize_t n = recv(e->up_udp.fd, buf, sizeof buf, MSG_DONTWAIT);
-                struct dns_pending *p = NULL;
+        for (int i = 0; i < 16 && p->used && p->up.fd >= 0; i++) {
+                ssize_t n = recv(p->up.fd, buf, sizeof buf, MSG_DONTWAIT);
                 struct dns_answer ans;
-                uint16_t id;
 
-                if (n < 0)
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return;
-                if (n < DNS_HEADER_SIZE)
-                        continue;
-                id = dns_get_id(buf);
-                for (size_t j = 0; j < e->n_pending && !p; j++)
-                        if (e->pending[j].used && e->pending[j].up.fd < 0 &&
-                            e->pending[j].up_id == id)
-                                p = &e->pending[j];
-                /* An answer to no question, or to another question: dropped, and the real
+                if (n < 0) {
+                        /* The upstream's port is closed (an ICMP error), or worse. */
+                        dns_event(e, CAISSON_REASON_DNS_UPSTREAM_FAILED, p->q.name,
+                                  "the upstream resolver refused the query: SERVFAIL");
+                        answer_rcode(e, p, DNS_RCODE_SERVFAIL);
+                        pending_free(e, p);
+                        return;
+                }
+                /* From the upstream (the socket is connected), to this query's port. Another
+                 * id or another question is a stray or a forgery: dropped, and the real
                  * answer may still come (a spoofed reply cannot cancel the query). */
-                if (!p || dns_parse_response(buf, (size_t) n, &p->q, &ans, NULL) < 0)
+                if (n < DNS_HEADER_SIZE || dns_get_id(buf) != p->up_id ||
+                    dns_parse_response(buf, (size_t) n, &p->q, &ans, NULL) < 0)
                         continue;
                 finish(e, p, buf, (size_t) n);
         }

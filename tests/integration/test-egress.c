@@ -1641,3 +1641,44 @@ Test(egress, dns_upstream_gets_the_gateways_own_query) {
                   "%s", netlab_log(lab, "dns"));
         netlab_stop(lab);
 }
+
+/* The distinct values of "port=N" on the lab DNS log's lines from the lab host over UDP. */
+static int distinct_udp_ports(const char *log, int *ret_lines) {
+        int ports[64], n = 0, lines = 0;
+
+        for (const char *s = log; s && (s = strstr(s, "udp 203.0.113.2 port=")); s++) {
+                int port = atoi(s + strlen("udp 203.0.113.2 port="));
+                bool seen = false;
+
+                lines++;
+                for (int i = 0; i < n; i++)
+                        seen |= ports[i] == port;
+                if (!seen && n < (int) N(ports))
+                        ports[n++] = port;
+        }
+        *ret_lines = lines;
+        return n;
+}
+
+/* Each query goes upstream from a socket of its own, on a port the kernel picks at random:
+ * an off-path forger must guess the port as well as the 16-bit id. They all used to leave
+ * from one port for the sandbox's whole life. Six queries one after the other: two
+ * sockets in turn may draw the same port by chance, six in a row one port never. */
+Test(egress, dns_each_query_from_a_port_of_its_own) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab), *dns;
+        struct probe p[6];
+        int lines, ports;
+
+        for (size_t i = 0; i < N(p); i++)
+                p[i] = (struct probe) { fmt("q%zu", i), "dns allowed.lab.test" };
+        require_egress(lab, wd);
+        in_sandbox(lab, wd, POL(wd, entry("web", "allowed.lab.test", 80, "/**")), p, N(p));
+        for (size_t i = 0; i < N(p); i++)
+                expect_detail(&p[i], "rcode=NOERROR 198.51.100.10");
+        dns = netlab_log(lab, "dns");
+        ports = distinct_udp_ports(dns, &lines);
+        cr_expect_eq(lines, 6, "%s", dns);
+        cr_expect_geq(ports, 5, "%d ports for %d queries:\n%s", ports, lines, dns);
+        netlab_stop(lab);
+}

@@ -95,12 +95,6 @@ static void setup(void) {
                                            .fd = bound(SOCK_STREAM, 0, &g.tcp_port) };
         cr_assert_eq(egress_watch_add(g.e, &g.e->dns_udp[0], EPOLLIN), 0);
         cr_assert_eq(egress_watch_add(g.e, &g.e->dns_tcp[0], EPOLLIN), 0);
-        /* As egress_setup() makes it. */
-        g.e->up_udp = (struct watch) { .kind = WATCH_DNS_UPSTREAM_UDP,
-                                       .fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC |
-                                                    SOCK_NONBLOCK, 0) };
-        cr_assert_eq(connect(g.e->up_udp.fd, (struct sockaddr *) &up, sizeof up), 0);
-        cr_assert_eq(egress_watch_add(g.e, &g.e->up_udp, EPOLLIN), 0);
 }
 
 static void teardown(void) {
@@ -627,5 +621,59 @@ Test(gateway, upstream_gets_the_gateways_own_query) {
         cr_assert_eq(get16(out + 6), 0);
         cr_assert_eq(get16(out + 10), 1, "our OPT");
         cr_assert_eq(n, question_end(m) + 11);
+        close(c);
+}
+
+/* Each UDP query goes upstream from a socket of its own, on a port the kernel picked, and
+ * only an answer to it, from the upstream, to that port, is taken: an off-path forger must
+ * guess the port as well as the id. All of them used to leave from one port for the
+ * sandbox's whole life, the id alone in the way. Here four queries in flight at once: four
+ * ports; an answer to one sent to another's port, and the right answer from another
+ * address, are dropped (each query's own answer still comes). */
+Test(gateway, each_upstream_query_from_a_port_of_its_own) {
+        static const char *const names[] = { "p0.gw.test", "p1.gw.test", "p2.gw.test",
+                                             "p3.gw.test" };
+        uint8_t m[512], up[4][512], out[512];
+        struct sockaddr_in from[4];
+        int c = udp_client(), rogue;
+        uint16_t rogue_port;
+        size_t n;
+
+        for (int i = 0; i < 4; i++) {
+                n = simple_query(m, 0x100 + (unsigned) i, names[i]);
+                send_all(c, m, n);
+        }
+        for (int i = 0; i < 4; i++) {
+                (void) up_recv(up[i], sizeof up[i], &from[i]);
+                for (int j = 0; j < i; j++)
+                        cr_assert_neq(from[i].sin_port, from[j].sin_port,
+                                      "queries %d and %d came from one port, %u", j, i,
+                                      ntohs(from[i].sin_port));
+        }
+
+        /* Query 1's answer to query 0's port; query 0's answer from another port. */
+        n = answer(up[1], out, 1, 0);
+        up_send(out, n, &from[0]);
+        rogue = bound(SOCK_DGRAM, 0, &rogue_port);
+        n = answer(up[0], out, 99, 0);
+        cr_assert_eq(sendto(rogue, out, n, 0, (struct sockaddr *) &from[0], sizeof from[0]),
+                     (ssize_t) n);
+        close(rogue);
+        cr_assert(stays_silent(c), "a misdirected or forged answer was taken");
+
+        for (int i = 0; i < 4; i++) {
+                const char *got[2];
+
+                n = answer(up[i], out, (uint8_t) (10 + i), 0);
+                up_send(out, n, &from[i]);
+                n = recv_msg(c, false, m, sizeof m);
+                cr_assert_eq(get16(m + 2) & DNS_FLAG_RCODE, DNS_RCODE_NOERROR);
+                cr_assert_eq(egress_resolved_names(g.e, AF_INET,
+                                                   (const uint8_t[]) { 192, 0, 2, 10 + i },
+                                                   got, 2, false), 1);
+                cr_assert_str_eq(got[0], names[i]);
+        }
+        cr_assert_eq(egress_resolved_names(g.e, AF_INET, (const uint8_t[]) { 192, 0, 2, 99 },
+                                           (const char *[2]) {}, 2, false), 0);
         close(c);
 }
