@@ -87,6 +87,9 @@ struct dns_pending {
         socklen_t client_len;
         struct dns_tcp_client *tcp;
         uint32_t tcp_gen;
+        /* The clients waiting on this query's answer, each in a slot of its own, linked from
+         * the one that asked upstream (a copy of a question in flight is not asked again). */
+        struct dns_pending *next_waiter;
         /* The query's own socket to the upstream, in our own netns: UDP for UDP clients, TCP
          * for TCP clients (whose answers may exceed any UDP size). */
         struct watch up;

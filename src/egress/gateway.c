@@ -194,6 +194,23 @@ static void answer_rcode(struct egress *e, struct dns_pending *p, unsigned rcode
         answer_header(e, p, rcode, false);
 }
 
+/* Ends the query p asked upstream, and frees every client's slot waiting on it. */
+static void query_free(struct egress *e, struct dns_pending *p) {
+        while (p) {
+                struct dns_pending *next = p->next_waiter;
+
+                pending_free(e, p);
+                p = next;
+        }
+}
+
+/* The query p asked upstream failed: rcode to every client waiting on it. */
+static void query_fail(struct egress *e, struct dns_pending *p, unsigned rcode) {
+        for (struct dns_pending *w = p; w; w = w->next_waiter)
+                answer_rcode(e, w, rcode);
+        query_free(e, p);
+}
+
 static struct dns_pending *pending_new(struct egress *e) {
         struct dns_pending *slot = NULL;
 
@@ -213,6 +230,23 @@ static struct dns_pending *pending_new(struct egress *e) {
         *slot = (struct dns_pending) { .used = true, .up_id = egress_random16(e), .up.fd = -1,
                                        .udp_fd = -1 };
         return slot;
+}
+
+/* A query already asked upstream for p's question — the same name (case aside), type and
+ * class, over the same transport and with the same EDNS, so the same answer fits both — or
+ * NULL. p then waits for that answer instead of asking again: copies of one question in
+ * flight were each another chance for a forger to match an id, and each another query. */
+static struct dns_pending *query_in_flight(struct egress *e, const struct dns_pending *p) {
+        for (size_t i = 0; i < e->n_pending; i++) {
+                struct dns_pending *l = &e->pending[i];
+
+                if (l != p && l->used && l->up.fd >= 0 && !l->tcp == !p->tcp &&
+                    l->q.qtype == p->q.qtype && l->q.qclass == p->q.qclass &&
+                    l->q.has_edns == p->q.has_edns && l->q.edns_do == p->q.edns_do &&
+                    streq(l->q.name, p->q.name))
+                        return l;
+        }
+        return NULL;
 }
 
 /* The query's own UDP socket, connected to the upstream: the kernel picks a port (at random)
@@ -282,7 +316,7 @@ static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
                          struct dns_tcp_client *tcp) {
         const struct policy_network_entry *entry = NULL;
         uint8_t up[DNS_MAX_QUERY_OUT];
-        struct dns_pending *p;
+        struct dns_pending *p, *leader;
         struct dns_query q;
         const char *why = NULL;
         ssize_t n;
@@ -327,6 +361,13 @@ static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
                 memcpy(&p->client, from, from_len);
                 p->client_len = from_len;
         }
+        /* The same question is asked upstream already: p waits for that answer. */
+        leader = query_in_flight(e, p);
+        if (leader) {
+                p->next_waiter = leader->next_waiter;
+                leader->next_waiter = p;
+                return;
+        }
         /* The upstream is asked a query of our own, built from the question: a fresh id (it
          * never sees the agent's, and an off-path answer must guess it), recursion desired
          * and our OPT. Forwarded byte for byte, the agent's message carried its header bits
@@ -334,8 +375,7 @@ static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
          * content to the resolver. */
         n = dns_build_query(&q, p->up_id, up, sizeof up);
         if (n < 0) {
-                answer_rcode(e, p, DNS_RCODE_SERVFAIL);
-                pending_free(e, p);
+                query_fail(e, p, DNS_RCODE_SERVFAIL);
                 return;
         }
         r = tcp ? upstream_tcp_open(e, p, up, (size_t) n) : upstream_udp_open(e, p, up, (size_t) n);
@@ -344,8 +384,7 @@ static void handle_query(struct egress *e, uint8_t *msg, size_t len, int udp_fd,
                  * SERVFAIL, with an event, and nothing else happens. */
                 dns_event(e, CAISSON_REASON_DNS_UPSTREAM_FAILED, q.name,
                           "no reachable upstream resolver: SERVFAIL");
-                answer_rcode(e, p, DNS_RCODE_SERVFAIL);
-                pending_free(e, p);
+                query_fail(e, p, DNS_RCODE_SERVFAIL);
         }
 }
 
@@ -491,30 +530,36 @@ void gateway_tcp_client(struct egress *e, struct dns_tcp_client *c, uint32_t eve
 
 /* --- answers --- */
 
+/* One client's copy of the upstream's answer msg (modified in place, for it alone). */
+static void answer_client(struct egress *e, struct dns_pending *w, uint8_t *msg, size_t len,
+                          unsigned rcode) {
+        if (dns_answer_to_client(msg, len, &w->q, w->qraw, w->qraw_len) < 0)
+                answer_rcode(e, w, DNS_RCODE_SERVFAIL);
+        /* The upstream was told our payload size, not the client's: an answer larger than
+         * a UDP client said it takes (512 without EDNS) goes back as TC with the question
+         * only, and the client asks again over TCP (RFC 6891 §7). */
+        else if (!w->tcp && len > w->q.edns_udp_size)
+                answer_header(e, w, rcode, true);
+        else
+                deliver(e, w, msg, len);
+}
+
 static void finish(struct egress *e, struct dns_pending *p, uint8_t *msg, size_t len) {
         struct dns_answer ans;
         const char *why = NULL;
 
-        if (dns_parse_response(msg, len, &p->q, &ans, &why) < 0 ||
-            dns_answer_to_client(msg, len, &p->q, p->qraw, p->qraw_len) < 0) {
-                dns_event(e, CAISSON_REASON_DNS_UPSTREAM_FAILED, p->q.name,
-                          why ?: "answer's question does not fit the query");
-                answer_rcode(e, p, DNS_RCODE_SERVFAIL);
-                pending_free(e, p);
+        if (dns_parse_response(msg, len, &p->q, &ans, &why) < 0) {
+                dns_event(e, CAISSON_REASON_DNS_UPSTREAM_FAILED, p->q.name, why);
+                query_fail(e, p, DNS_RCODE_SERVFAIL);
                 return;
         }
         /* Only now may the relay match these addresses to the allowed name. */
         for (size_t i = 0; i < ans.n_addrs; i++)
                 egress_resolved_add(e, ans.addrs[i].family, ans.addrs[i].addr, ans.addrs[i].ttl,
                                     p->q.name);
-        /* The upstream was told our payload size, not the client's: an answer larger than
-         * a UDP client said it takes (512 without EDNS) goes back as TC with the question
-         * only, and the client asks again over TCP (RFC 6891 §7). */
-        if (!p->tcp && len > p->q.edns_udp_size)
-                answer_header(e, p, ans.rcode, true);
-        else
-                deliver(e, p, msg, len);
-        pending_free(e, p);
+        for (struct dns_pending *w = p; w; w = w->next_waiter)
+                answer_client(e, w, msg, len, ans.rcode);
+        query_free(e, p);
 }
 
 void gateway_upstream_udp(struct egress *e, struct dns_pending *p) {
@@ -530,8 +575,7 @@ void gateway_upstream_udp(struct egress *e, struct dns_pending *p) {
                         /* The upstream's port is closed (an ICMP error), or worse. */
                         dns_event(e, CAISSON_REASON_DNS_UPSTREAM_FAILED, p->q.name,
                                   "the upstream resolver refused the query: SERVFAIL");
-                        answer_rcode(e, p, DNS_RCODE_SERVFAIL);
-                        pending_free(e, p);
+                        query_fail(e, p, DNS_RCODE_SERVFAIL);
                         return;
                 }
                 /* From the upstream (the socket is connected), to this query's port. Another
@@ -548,8 +592,7 @@ void gateway_upstream_tcp(struct egress *e, struct dns_pending *p, uint32_t even
         if (!p->used || p->up.fd < 0)
                 return;
         if (events & EPOLLERR) {
-                answer_rcode(e, p, DNS_RCODE_SERVFAIL);
-                pending_free(e, p);
+                query_fail(e, p, DNS_RCODE_SERVFAIL);
                 return;
         }
         while (!p->up_reading) {
@@ -558,8 +601,7 @@ void gateway_upstream_tcp(struct egress *e, struct dns_pending *p, uint32_t even
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 return;
-                        answer_rcode(e, p, DNS_RCODE_SERVFAIL);
-                        pending_free(e, p);
+                        query_fail(e, p, DNS_RCODE_SERVFAIL);
                         return;
                 }
                 p->up_off += (size_t) n;
@@ -575,8 +617,7 @@ void gateway_upstream_tcp(struct egress *e, struct dns_pending *p, uint32_t even
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return;
                 if (n <= 0) {
-                        answer_rcode(e, p, DNS_RCODE_SERVFAIL);
-                        pending_free(e, p);
+                        query_fail(e, p, DNS_RCODE_SERVFAIL);
                         return;
                 }
                 p->up_off += (size_t) n;
@@ -587,14 +628,12 @@ void gateway_upstream_tcp(struct egress *e, struct dns_pending *p, uint32_t even
                         uint8_t *nb;
 
                         if (l < DNS_HEADER_SIZE) {
-                                answer_rcode(e, p, DNS_RCODE_SERVFAIL);
-                                pending_free(e, p);
+                                query_fail(e, p, DNS_RCODE_SERVFAIL);
                                 return;
                         }
                         nb = realloc(p->up_buf, 2 + l);
                         if (!nb) {
-                                answer_rcode(e, p, DNS_RCODE_SERVFAIL);
-                                pending_free(e, p);
+                                query_fail(e, p, DNS_RCODE_SERVFAIL);
                                 return;
                         }
                         p->up_buf = nb;
@@ -602,8 +641,7 @@ void gateway_upstream_tcp(struct egress *e, struct dns_pending *p, uint32_t even
                         continue;
                 }
                 if (dns_get_id(p->up_buf + 2) != p->up_id) {
-                        answer_rcode(e, p, DNS_RCODE_SERVFAIL);
-                        pending_free(e, p);
+                        query_fail(e, p, DNS_RCODE_SERVFAIL);
                         return;
                 }
                 finish(e, p, p->up_buf + 2, p->up_len - 2);
@@ -615,10 +653,9 @@ void gateway_tick(struct egress *e, uint64_t now) {
         for (size_t i = 0; i < e->n_pending; i++) {
                 struct dns_pending *p = &e->pending[i];
 
-                if (p->used && p->deadline <= now) {
-                        answer_rcode(e, p, DNS_RCODE_SERVFAIL);
-                        pending_free(e, p);
-                }
+                /* A client waiting on another's query ends with it. */
+                if (p->used && p->up.fd >= 0 && p->deadline <= now)
+                        query_fail(e, p, DNS_RCODE_SERVFAIL);
         }
         for (size_t i = 0; i < EGRESS_MAX_DNS_TCP; i++) {
                 struct dns_tcp_client *c = e->dns_clients[i];

@@ -16,6 +16,7 @@
                                   anything else; logs every query name it receives;
                                   never answers silent.lab.test (over TCP it holds the
                                   connection open until the client closes it, 10 s at most)
+                                  and answers slow.lab.test after SLOW_SECS
       Each service appends one line per request to LOGDIR/{http,tcp,udp,tls,dns}.log
       *before* answering, so a request that got an answer is always in the log. A DNS
       line: "PROTO SRC port=SPORT id=ID flags=HEX edns=E type=T name=NAME", E being "-"
@@ -54,10 +55,12 @@ ZONE = {
     "hostaddr.lab.test": [("A", "203.0.113.2", ZONE_TTL)],    # the lab host's own address
     "loopback.lab.test": [("A", "127.0.0.1", ZONE_TTL)],
     "txt.lab.test": [("TXT", "netlab", ZONE_TTL)],
+    "slow.lab.test": [("A", "198.51.100.10", ZONE_TTL)],    # answered after SLOW_SECS
 }
 WILDCARDS = {"wild.lab.test": [("A", "198.51.100.10", ZONE_TTL)]}  # *.wild.lab.test
 ZONE_APEX = "lab.test"
 SILENT = "silent.lab.test"  # logged, never answered
+SLOW, SLOW_SECS = "slow.lab.test", 0.5
 QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "TXT": 16, "AAAA": 28, "ANY": 255}
 QTYPE_NAMES = {v: k for k, v in QTYPES.items()}
 
@@ -389,11 +392,18 @@ def dns_answer(msg, proto, src):
     return hdr + question + b"".join(answers)
 
 
+def is_slow(msg):
+    q = parse_question(msg)
+    return q is not None and show_name(q[2]).lower() == SLOW
+
+
 def dns_udp(sock):
     while True:
         msg, src = sock.recvfrom(4096)
         resp = dns_answer(msg, "udp", src)
-        if resp:
+        if resp and is_slow(msg):
+            threading.Timer(SLOW_SECS, sock.sendto, (resp, src)).start()
+        elif resp:
             sock.sendto(resp, src)
 
 
@@ -417,6 +427,8 @@ class DNSTCPHandler(socketserver.BaseRequestHandler):
                 return
             if not resp:
                 return
+            if is_slow(msg):
+                time.sleep(SLOW_SECS)
             self.request.sendall(struct.pack("!H", len(resp)) + resp)
 
 
@@ -835,6 +847,29 @@ def p_dnsreset(name, count, interval, mark):
     return "%s-resets" % count
 
 
+def p_dnsburst(name, count, *opts):
+    """dnsburst NAME COUNT [server=ADDR]: COUNT queries for NAME at once over UDP, each from
+    a socket of its own and with the case of NAME's first letters varied; ok when each got
+    an answer with its id and its question, byte for byte. The detail: "COUNT-answered"
+    and each distinct answer."""
+    server = dict(o.split("=", 1) for o in opts if "=" in o).get("server") or \
+        resolv_conf_server()
+    sent, answers = [], set()
+    for i in range(int(count)):
+        qname = "".join(c.upper() if i >> k & 1 else c for k, c in enumerate(name))
+        qid, msg = dns_query(qname, "A", 0)
+        s = socket.socket(socket.AF_INET6 if ":" in server else socket.AF_INET,
+                          socket.SOCK_DGRAM)
+        s.settimeout(TIMEOUT)
+        s.connect((server, 53))
+        s.send(msg)
+        sent.append((s, qid, msg[12:12 + len(name_to_wire(qname)) + 4]))
+    for s, qid, question in sent:
+        answers.add(dns_parse(s.recv(65535), qid, question).replace(" ", ":"))
+        s.close()
+    return "%s-answered %s" % (count, ",".join(sorted(answers)))
+
+
 def p_resolve(name):
     """libc's getaddrinfo (resolv.conf, as every client does)."""
     infos = socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)
@@ -1050,7 +1085,7 @@ def p_handoff(host, port):
 
 
 PROBES = {"handoff": p_handoff, "tfo": p_tfo, "unix": p_unix, "borrow": p_borrow, "late": p_late, "http": p_http, "hold": p_hold, "connect": p_connect, "udp": p_udp, "icmp": p_icmp,
-          "dns": p_dns, "dnsreset": p_dnsreset, "resolve": p_resolve, "tls": p_tls, "sameport": p_sameport, "leaderless": p_leaderless, "halfclose": p_halfclose,
+          "dns": p_dns, "dnsreset": p_dnsreset, "dnsburst": p_dnsburst, "resolve": p_resolve, "tls": p_tls, "sameport": p_sameport, "leaderless": p_leaderless, "halfclose": p_halfclose,
           "concurrent": p_concurrent, "urllib": p_urllib,
           "keepalive": p_keepalive, "upgrade": p_upgrade, "h2": p_h2}
 

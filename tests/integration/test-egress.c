@@ -1682,3 +1682,27 @@ Test(egress, dns_each_query_from_a_port_of_its_own) {
         cr_expect_geq(ports, 5, "%d ports for %d queries:\n%s", ports, lines, dns);
         netlab_stop(lab);
 }
+
+/* Copies of one question in flight together are asked upstream once: eight at once for
+ * slow.lab.test (the lab's server answers it after 0.5 s), in eight cases of the name, and
+ * the server saw one query; each client got the answer with its own id and question (the
+ * probe checks both). Each copy used to be a query of its own, and another chance for an
+ * off-path forger to match an id. Control: the same burst asked directly reaches the
+ * server eight times. */
+Test(egress, dns_copies_in_flight_asked_once) {
+        struct netlab *lab = netlab_start();
+        char *wd = lab_workdir(lab), *dns;
+        struct probe p[] = { { "burst", "dnsburst slow.lab.test 8" } };
+
+        require_egress(lab, wd);
+        in_sandbox(lab, wd, POL(wd, entry("web", "slow.lab.test", 80, "/**")), p, N(p));
+        expect_ok(&p[0]);
+        expect_detail(&p[0], "8-answered rcode=NOERROR:198.51.100.10");
+        cr_expect(!strstr(p[0].line, ","), "one answer for all: %s", p[0].line);
+        dns = netlab_log(lab, "dns");
+        cr_expect_eq(count_in(dns, "name=slow.lab.test"), 1, "%s", dns);
+        control_ok(lab, "dnsburst slow.lab.test 8 server=" NETLAB_DNS);
+        cr_expect_eq(count_in(netlab_log(lab, "dns"), "name=slow.lab.test"), 9, "%s",
+                     netlab_log(lab, "dns"));
+        netlab_stop(lab);
+}

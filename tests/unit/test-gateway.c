@@ -677,3 +677,71 @@ Test(gateway, each_upstream_query_from_a_port_of_its_own) {
                                            (const char *[2]) {}, 2, false), 0);
         close(c);
 }
+
+/* Identical questions in flight (the same name in any case, type, class, transport and
+ * EDNS) are asked upstream once: the agent can no longer keep hundreds of copies of one
+ * question in flight to better an off-path forger's odds (each copy was another chance to
+ * match an id), nor make the gateway ask the same thing again and again. Each client gets
+ * the answer with its own id and question, case and all. A question that differs in type
+ * or EDNS is asked on its own; a group whose query fails fails together. */
+Test(gateway, identical_questions_share_one_upstream_query) {
+        static const char *const cases[] = { "same.gw.test", "Same.Gw.Test", "SAME.GW.TEST",
+                                             "sAmE.gW.tEsT", "same.GW.test" };
+        uint8_t m[5][512], q[512], up[3][512], out[512];
+        struct sockaddr_in from[3];
+        int c[5], other = udp_client();
+        size_t n, len[5];
+        int plain = -1;
+
+        for (int i = 0; i < 5; i++) {
+                c[i] = udp_client();
+                len[i] = simple_query(m[i], 0x500 + (unsigned) i, cases[i]);
+                send_all(c[i], m[i], len[i]);
+        }
+        n = query(q, 0x600, DNS_FLAG_RD, "same.gw.test", DNS_TYPE_AAAA, 0, 0, NULL, 0);
+        send_all(other, q, n);
+        n = query(q, 0x601, DNS_FLAG_RD, "same.gw.test", DNS_TYPE_A, 1232, 0, NULL, 0);
+        send_all(other, q, n);
+        for (int i = 0; i < 3; i++) {
+                (void) up_recv(up[i], sizeof up[i], &from[i]);
+                if (get16(up[i] + 10) == 0 && get16(up[i] + question_end(up[i]) - 4) == DNS_TYPE_A)
+                        plain = i;
+        }
+        cr_assert(stays_silent(g.up_udp), "a copy of a question in flight was asked again");
+        cr_assert_geq(plain, 0);
+
+        n = answer(up[plain], out, 5, 0);
+        up_send(out, n, &from[plain]);
+        for (int i = 0; i < 5; i++) {
+                n = recv_msg(c[i], false, out, sizeof out);
+                cr_assert_eq(get16(out), 0x500 + (unsigned) i);
+                cr_assert_eq(get16(out + 2) & DNS_FLAG_RCODE, DNS_RCODE_NOERROR);
+                cr_assert_eq(get16(out + 6), 1);
+                cr_assert_arr_eq(out + 12, m[i] + 12, question_end(m[i]) - 12,
+                                 "client %d's question, in its case", i);
+        }
+        for (int i = 0; i < 3; i++)
+                if (i != plain) {
+                        n = answer(up[i], out, 6, 0);
+                        up_send(out, n, &from[i]);
+                        n = recv_msg(other, false, out, sizeof out);
+                        cr_assert(get16(out) == 0x600 || get16(out) == 0x601);
+                }
+
+        /* Two copies of a question nobody answers: both SERVFAIL when it times out. */
+        for (int i = 0; i < 2; i++) {
+                n = simple_query(q, 0x700 + (unsigned) i, "gone.gw.test");
+                send_all(c[i], q, n);
+        }
+        (void) up_recv(up[0], sizeof up[0], &from[0]);
+        cr_assert(stays_silent(g.up_udp));
+        gateway_tick(g.e, egress_now() + EGRESS_DNS_TIMEOUT_USEC + 1);
+        for (int i = 0; i < 2; i++) {
+                n = recv_msg(c[i], false, out, sizeof out);
+                cr_assert_eq(get16(out), 0x700 + (unsigned) i);
+                cr_assert_eq(get16(out + 2) & DNS_FLAG_RCODE, DNS_RCODE_SERVFAIL);
+        }
+        for (int i = 0; i < 5; i++)
+                close(c[i]);
+        close(other);
+}
