@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target for the DNS codec. The first byte picks what the rest is:
  *   0: a query: parse, build every kind of reply (also in place), and parse that reply back
- *      as the answer to its own query;
+ *      as the answer to its own query; build the query the gateway asks upstream for it;
  *   1: a response to "example.com A" (what the seed corpus answers);
- *   2: two bytes of query length, the query, then a response to it.
+ *   2: two bytes of query length, the query, then a response to it, also turned into the
+ *      answer to the client.
  * Besides memory errors it checks the codec's promises: the reply's exact length and
- * header, n_addrs and n_cname within bounds, TTLs capped, names NUL-terminated, and the
- * printable form of a name free of anything a terminal or JSON would interpret. */
+ * header, n_addrs and n_cname within bounds, TTLs capped, names NUL-terminated, the
+ * printable form of a name free of anything a terminal or JSON would interpret; the name
+ * handed to policy matching, written back as labels, is the question on the wire (but for
+ * case), so what was matched is what the upstream is asked; and an accepted response
+ * becomes the client's answer with its id and question. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,7 +62,52 @@ static void check_answer(const struct dns_answer *a) {
                 check_printable(a->cname[i]);
 }
 
-static void response(const uint8_t *msg, size_t len, const struct dns_query *q) {
+static uint8_t lower(uint8_t c) {
+        return c >= 'A' && c <= 'Z' ? (uint8_t) (c - 'A' + 'a') : c;
+}
+
+/* The query the gateway asks upstream for q (parsed from msg): the question as on the wire
+ * (lower-cased), RD alone, our OPT if q had one; and it parses back to the same question. */
+static void forwarded(const uint8_t *msg, const struct dns_query *q) {
+        uint8_t out[DNS_MAX_QUERY_OUT];
+        struct dns_query back;
+        size_t qlen = q->question_end - DNS_HEADER_SIZE;
+        ssize_t n = dns_build_query(q, 0x1234, out, sizeof out);
+
+        if (n < 0 || (size_t) n != q->question_end + (q->has_edns ? 11 : 0))
+                abort();
+        /* The name's bytes, A-Z folded; then type and class as they are. */
+        for (size_t i = 0; i < qlen; i++)
+                if (out[DNS_HEADER_SIZE + i] != (i < qlen - 4 ? lower(msg[DNS_HEADER_SIZE + i]) :
+                                                                msg[DNS_HEADER_SIZE + i]))
+                        abort();
+        if (dns_get_id(out) != 0x1234 || out[2] != (DNS_FLAG_RD >> 8) || out[3] != 0)
+                abort();
+        if (dns_parse_query(out, (size_t) n, &back, NULL) < 0 || strcmp(back.name, q->name) ||
+            back.qtype != q->qtype || back.qclass != q->qclass || back.has_edns != q->has_edns ||
+            back.edns_do != q->edns_do)
+                abort();
+        if (dns_build_query(q, 1, out, (size_t) n - 1) != -ENOSPC)
+                abort();
+}
+
+/* An accepted response to q becomes the client's answer: its id and question bytes. */
+static void to_client(const uint8_t *msg, size_t len, const struct dns_query *q,
+                      const uint8_t *req, size_t req_len) {
+        static uint8_t copy[DNS_MAX_MESSAGE];
+        struct dns_answer a;
+
+        memcpy(copy, msg, len);
+        if (dns_answer_to_client(copy, len, q, req, req_len) != 0 || dns_get_id(copy) != q->id ||
+            memcmp(copy + DNS_HEADER_SIZE, req + DNS_HEADER_SIZE,
+                   q->question_end - DNS_HEADER_SIZE) != 0 ||
+            memcmp(copy + q->question_end, msg + q->question_end, len - q->question_end) != 0 ||
+            dns_parse_response(copy, len, q, &a, NULL) != 0)
+                abort();
+}
+
+static void response(const uint8_t *msg, size_t len, const struct dns_query *q,
+                     const uint8_t *req, size_t req_len) {
         struct dns_answer a;
         const char *why = NULL;
 
@@ -68,6 +117,8 @@ static void response(const uint8_t *msg, size_t len, const struct dns_query *q) 
                 return;
         }
         check_answer(&a);
+        if (req)
+                to_client(msg, len, q, req, req_len);
 }
 
 static void query(const uint8_t *msg, size_t len) {
@@ -84,6 +135,7 @@ static void query(const uint8_t *msg, size_t len) {
         if (q.question_end > len || q.edns_udp_size < 512 || (!q.has_edns && q.edns_udp_size != 512))
                 abort();
         check_printable(q.name);
+        forwarded(msg, &q);
 
         for (unsigned rcode = 0; rcode <= 16; rcode++) {
                 size_t want = q.question_end + (q.has_edns ? 11 : 0);
@@ -123,7 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 query(data + 1, size - 1);
                 break;
         case 1:
-                response(data + 1, size - 1, &q);
+                response(data + 1, size - 1, &q, NULL, 0);
                 break;
         default:
                 if (size < 3)
@@ -133,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         return 0;
                 query(data + 3, qlen);
                 if (dns_parse_query(data + 3, qlen, &q, NULL) == 0)
-                        response(data + 3 + qlen, size - 3 - qlen, &q);
+                        response(data + 3 + qlen, size - 3 - qlen, &q, data + 3, qlen);
                 break;
         }
         return 0;
