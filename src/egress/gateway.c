@@ -7,9 +7,12 @@
  * query name is a channel out (data encoded in labels of a domain whose name server the
  * attacker runs), so only names the policy already trusts are ever forwarded.
  *
- * Upstream transport: UDP for UDP clients, one TCP connection per query for TCP clients.
- * A truncated (TC) UDP answer is passed back as it is; the client retries over TCP, which
- * the fence redirects here as well, and that retry goes upstream over TCP. */
+ * The upstream is asked a query of the gateway's own, built from the question (never the
+ * agent's bytes), from a socket of its own per query: UDP for UDP clients, one TCP
+ * connection per query for TCP clients. Copies of a question already in flight wait for
+ * its answer instead of asking again. A truncated (TC) UDP answer is passed back as it is,
+ * and one larger than the client takes is cut to TC here; the client retries over TCP,
+ * which the fence redirects here as well, and that retry goes upstream over TCP. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
