@@ -580,6 +580,16 @@ Test(egress, ipv6_refused_unless_listed) {
         in_sandbox(lab, wd, POL(wd, entry("web", "allowed.lab.test", 80, "/**")), p, N(p));
         for (size_t i = 0; i < N(p); i++)
                 expect_refused(&p[i]);
+        /* Refused by the fence, not by a missing route: the sandbox netns has none to
+         * 2001:db8:1::10 but the fence's default, and no route would fail it as fast
+         * (ENETUNREACH) with no event. The fence resets it and reports it. */
+        expect_detail(&p[0], "ECONNREFUSED");
+        cr_expect(event_has(last_events, "egress.denied", "egress_protocol",
+                            "\"destination\":\"" NETLAB_WEB6 "\""),
+                  "no event for the IPv6 connect: %s", last_events ?: "");
+        cr_expect(event_has(last_events, "egress.denied", "egress_protocol",
+                            "IPv6 is rejected: the policy lists no IPv6 endpoint"),
+                  "%s", last_events ?: "");
         cr_expect_eq(netlab_counter(lab, "Tcp", "InSegs"), before,
                      "a TCP segment reached the internet netns");
         cr_expect(!netlab_log_has(lab, "http", NETLAB_WEB6), "%s", netlab_log(lab, "http"));

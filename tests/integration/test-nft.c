@@ -490,6 +490,11 @@ Test(nft, ipv6_rejected_when_not_listed) {
         cr_assert(readable(out, 1000), "control: the listener got nothing");
         close(c);
         close(accept4(out, NULL, NULL, SOCK_CLOEXEC));
+        /* An address not on lo has no route of its own: without the fence's default route
+         * a connect fails with ENETUNREACH, unseen by the fence (no event). */
+        c = dial(AF_INET6, SOCK_STREAM, "2001:db8:ffff::9", 443, &e);
+        cr_assert_eq(e, ENETUNREACH, "control connect off lo: %s", strerror(e));
+        close(c);
 
         install(&fence4);
         log = nft_log_open(LOG_GROUP);
@@ -501,6 +506,14 @@ Test(nft, ipv6_rejected_when_not_listed) {
         cr_assert(!readable(out, 100) && !readable(relay, 0));
         p = expect_logged(log, AF_INET6, IPPROTO_TCP, "2001:db8::1", 443, "ipv6");
         cr_expect_neq(p.sport, 0);
+        close(c);
+
+        /* The same off lo: the default route brings it to the fence, which resets it (not
+         * ENETUNREACH) and logs it. */
+        c = dial(AF_INET6, SOCK_STREAM, "2001:db8:ffff::9", 443, &e);
+        cr_assert_eq(e, ECONNREFUSED, "connect off lo: %s (ENETUNREACH: no IPv6 route to the "
+                     "fence)", strerror(e));
+        (void) expect_logged(log, AF_INET6, IPPROTO_TCP, "2001:db8:ffff::9", 443, "ipv6");
         close(c);
 
         /* UDP over IPv6 too, whatever the port (DNS included: no gateway on [::1]). */
