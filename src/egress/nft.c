@@ -119,6 +119,23 @@ static int route_add_default(struct nl_sock *sk, int family, int lo) {
         return rtnl_route_add(sk, rt, NLM_F_EXCL);
 }
 
+/* Whether the current netns has no IPv6: the kernel has none (ipv6.disable=1, or built
+ * without), or lo has it disabled (no ::1: net.ipv6.conf.lo.disable_ipv6, which a new netns
+ * may inherit from the host). Then an IPv6 connect() or send fails in this netns before any
+ * packet exists, and nothing can turn it on (the agent has no CAP_NET_ADMIN). */
+static bool ipv6_absent(void) {
+        _cleanup_close_ int fd = -1;
+        char c = 0;
+
+        fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return errno == EAFNOSUPPORT;
+        fd = safe_close(fd);
+        /* /proc/sys/net is the opening thread's netns: the sandbox's, here. */
+        fd = open("/proc/sys/net/ipv6/conf/lo/disable_ipv6", O_RDONLY | O_CLOEXEC);
+        return fd >= 0 && read(fd, &c, 1) == 1 && c == '1';
+}
+
 int nft_route_setup(bool ipv6, struct caisson_error *err) {
         _cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
         unsigned lo;
@@ -144,10 +161,13 @@ int nft_route_setup(bool ipv6, struct caisson_error *err) {
                                nl_geterror(r));
         /* Without IPv6 endpoints the IPv6 route is still wanted: it brings an IPv6 connect()
          * to the fence, which rejects it with a reset and logs it (an event), where no
-         * route would fail it with ENETUNREACH unseen. If the netns has no IPv6 at all
-         * (disabled, no ::1), that is closed too, so only an IPv6 policy requires it. */
+         * route would fail it with ENETUNREACH unseen. So its failure fails closed too (an
+         * IPv6 default route already there, say, is not ours to bless), with one exception:
+         * a netns with no IPv6 at all, checked rather than read from the error, has no IPv6
+         * packet to fence or to report, and refusing it would refuse every host that runs
+         * with IPv6 off. An IPv6 policy needs the route whatever the reason. */
         r = route_add_default(sk, AF_INET6, (int) lo);
-        if (r < 0 && ipv6)
+        if (r < 0 && (ipv6 || !ipv6_absent()))
                 return cs_fail(err, CAISSON_LAYER_NET, CAISSON_REASON_NET_FAILED,
                                nlerr_to_errno(r), "add 'default dev lo src ::1' (%s)",
                                nl_geterror(r));

@@ -28,8 +28,9 @@ struct nft_fence {
 /* Adds "default dev lo src 127.0.0.1" and "default dev lo src ::1" so a connect() to any
  * address reaches the nat output hook instead of failing with ENETUNREACH. Uses rtnetlink
  * (libnl-route); lo must be up. The IPv6 route is added without ipv6 too (so IPv6 attempts
- * meet the fence's reject and are logged); only with ipv6 is its failure an error. Never
- * replaces an existing default route (EEXIST). Errors: CAISSON_LAYER_NET. */
+ * meet the fence's reject and are logged), and its failure is an error too, unless ipv6 is
+ * false and the netns has no IPv6 at all (the kernel has none, or lo has it disabled).
+ * Never replaces an existing default route (EEXIST). Errors: CAISSON_LAYER_NET. */
 int nft_route_setup(bool ipv6, struct caisson_error *err);
 
 /* Opens and closes a NETLINK_NETFILTER socket: libnftables 1.0.6 exit()s from nft_ctx_new()

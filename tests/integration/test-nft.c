@@ -17,6 +17,7 @@
 #include <netinet/ip_icmp.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
+#include <netlink/route/route.h>
 #include <nftables/libnftables.h>
 #include <poll.h>
 #include <sched.h>
@@ -744,6 +745,66 @@ Test(nft, route_refuses_to_replace_a_default_route) {
 
         cr_assert_eq(nft_route_setup(false, &err), 0, "%s", err.msg);
         cr_assert_eq(nft_route_setup(false, &err), -EEXIST);
+        cr_expect_eq(err.layer, CAISSON_LAYER_NET);
+        host_unchanged();
+}
+
+/* "default dev lo" for IPv6 alone, as something other than nft_route_setup() would leave it. */
+static void add_default6(void) {
+        struct nl_sock *sk = nl_socket_alloc();
+        struct rtnl_route *rt = rtnl_route_alloc();
+        struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+        struct nl_addr *dst = NULL;
+        int r;
+
+        cr_assert(sk && rt && nh);
+        cr_assert_eq(nl_connect(sk, NETLINK_ROUTE), 0);
+        cr_assert_eq(nl_addr_parse("::/0", AF_INET6, &dst), 0);
+        rtnl_route_set_family(rt, AF_INET6);
+        rtnl_route_set_table(rt, RT_TABLE_MAIN);
+        cr_assert_eq(rtnl_route_set_dst(rt, dst), 0);
+        rtnl_route_nh_set_ifindex(nh, (int) if_nametoindex("lo"));
+        rtnl_route_add_nexthop(rt, nh);
+        r = rtnl_route_add(sk, rt, NLM_F_EXCL);
+        cr_assert_eq(r, 0, "add the IPv6 default route: %s", nl_geterror(r));
+        nl_addr_put(dst);
+        rtnl_route_put(rt);
+        nl_socket_free(sk);
+}
+
+/* The IPv6 route is the fence's even when the policy lists no IPv6: its failure fails
+ * closed, but for a netns that has no IPv6 at all, where there is nothing to fence. */
+Test(nft, route_ipv6_fails_closed_unless_ipv6_is_off) {
+        struct caisson_error err = { 0 };
+        int fd, e, c;
+
+        /* An IPv6 default route already there: refused, as for IPv4, ipv6 listed or not. */
+        add_default6();
+        cr_expect_eq(nft_route_setup(false, &err), -EEXIST, "an IPv6 route failure was ignored");
+        cr_expect_eq(err.layer, CAISSON_LAYER_NET);
+        cr_expect(strstr(err.msg, "::1"), "message: %s", err.msg);
+        cr_log_info("existing IPv6 default route: %s", err.msg);
+
+        /* lo with IPv6 disabled: no ::1, no IPv6 packet at all. */
+        cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+        lo_up();
+        fd = open("/proc/sys/net/ipv6/conf/lo/disable_ipv6", O_WRONLY | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, "1", 1), 1);
+        close(fd);
+        err = (struct caisson_error) { 0 };
+        cr_assert_eq(nft_route_setup(false, &err), 0, "IPv6 off, none listed: %s", err.msg);
+        c = dial(AF_INET6, SOCK_STREAM, "2001:db8:ffff::9", 443, &e);
+        cr_expect_neq(e, 0, "an IPv6 connect succeeded with IPv6 off");
+        close(c);
+        /* ... but a policy that lists IPv6 needs it. */
+        cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+        lo_up();
+        fd = open("/proc/sys/net/ipv6/conf/lo/disable_ipv6", O_WRONLY | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, "1", 1), 1);
+        close(fd);
+        cr_expect_lt(nft_route_setup(true, &err), 0, "IPv6 listed, but off: accepted");
         cr_expect_eq(err.layer, CAISSON_LAYER_NET);
         host_unchanged();
 }
