@@ -622,9 +622,10 @@ static int check_rule(json_object *o, const struct nft_fence *f, size_t cursor[]
         return 0;
 }
 
-/* Compares the listing (`list table inet caisson`, JSON) with what f describes: one table
- * without flags, the two chains with their type/hook/priority/policy, every expected rule in
- * order with exactly its expressions, and nothing else (no other chain, rule, set or object). */
+/* Compares the listing (`list ruleset`, JSON) with what f describes: one table, inet
+ * caisson, without flags, its chains with their type/hook/priority/policy, every expected
+ * rule in order with exactly its expressions, and nothing else (no other table of any
+ * family, no other chain, rule, set or object). */
 static int fence_compare(const char *listing, const struct nft_fence *f,
                          struct caisson_error *err) {
         _cleanup_(json_putp) json_object *root = NULL;
@@ -657,22 +658,30 @@ static int fence_compare(const char *listing, const struct nft_fence *f,
                 if (!json_object_is_type(o, json_type_object))
                         return NFT_MISMATCH(err, "the fence read back has a malformed '%.32s'",
                                             kind);
+                /* The whole ruleset is listed: a table of any other name or family is part
+                 * of what the sandbox's packets meet (a route chain rewriting loopback
+                 * traffic, an earlier nat chain, a chain at another hook). The netns is the
+                 * sandbox's own and new: anything but the fence is refused. */
                 if (!streq(kind, "table") &&
                     (!jstr(o, "table") || !streq(jstr(o, "table"), NFT_FENCE_TABLE) ||
                      !jstr(o, "family") || !streq(jstr(o, "family"), "inet")))
                         return NFT_MISMATCH(err, "the fence read back differs: a '%.32s' of "
-                                            "another table", kind);
+                                            "table '%.16s %.64s' in the sandbox netns", kind,
+                                            jstr(o, "family") ?: "?", jstr(o, "table") ?: "?");
                 if (streq(kind, "table")) {
                         static const char *const keys[] = { "family", "name", "handle", NULL };
-                        const char *extra = extra_key(o, keys);
+                        const char *extra;
 
-                        if (extra)
-                                return NFT_MISMATCH(err, "the fence read back differs: the table "
-                                                    "has '%s'", extra);
                         if (!jstr(o, "name") || !streq(jstr(o, "name"), NFT_FENCE_TABLE) ||
                             !jstr(o, "family") || !streq(jstr(o, "family"), "inet"))
                                 return NFT_MISMATCH(err, "the fence read back differs: another "
-                                                    "table");
+                                                    "table in the sandbox netns, '%.16s %.64s'",
+                                                    jstr(o, "family") ?: "?",
+                                                    jstr(o, "name") ?: "?");
+                        extra = extra_key(o, keys);
+                        if (extra)
+                                return NFT_MISMATCH(err, "the fence read back differs: the table "
+                                                    "has '%s'", extra);
                         tables++;
                 } else if (streq(kind, "chain")) {
                         r = check_chain(o, seen_chain, err);
@@ -731,7 +740,9 @@ static void known_header(char *buf, size_t size) {
 
         if (uname(&u) < 0)
                 (void) snprintf(u.release, sizeof u.release, "unknown");
-        (void) snprintf(buf, size, "caisson nft fence render v1 kernel %.100s\n", u.release);
+        /* v2: only a ruleset holding nothing but the fence passes the structural check; a
+         * v1 file may be the render of one with other tables in it. */
+        (void) snprintf(buf, size, "caisson nft fence render v2 kernel %.100s\n", u.release);
 }
 
 static bool known_matches(const struct nft_fence *f, const char *text, size_t tl) {
@@ -803,9 +814,11 @@ static int raw_render(int *raw_fd, const struct nft_fence *f, char **text) {
 
 /* The read-back. Fast: the kernel's ruleset, read over raw nfnetlink, is byte for byte the
  * one that passed the structural check before (on this kernel). Else the structural check:
- * libnftables lists the table as JSON and every chain and rule is compared (and, passing,
- * its render is remembered). *raw_fd is the raw socket, kept by the caller: closing a
- * netfilter socket may wait for nf_tables' cleanup, never on the way to the agent's start. */
+ * libnftables lists the whole ruleset as JSON, which must be the fence's table alone, and
+ * every chain and rule is compared (and, passing, its render is remembered: so only a
+ * ruleset holding the fence alone is ever remembered). *raw_fd is the raw socket, kept by
+ * the caller: closing a netfilter socket may wait for nf_tables' cleanup, never on the way
+ * to the agent's start. */
 static int verify_with(struct nft_ctx *ctx, const struct nft_fence *f, int *raw_fd,
                        struct caisson_error *err) {
         _cleanup_free_ char *text = NULL;
@@ -820,7 +833,7 @@ static int verify_with(struct nft_ctx *ctx, const struct nft_fence *f, int *raw_
                 return 0;
         }
         lib.output_set_flags(ctx, NFT_CTX_OUTPUT_JSON);
-        if (lib.run_cmd_from_buffer(ctx, "list table inet " NFT_FENCE_TABLE "\n") != 0)
+        if (lib.run_cmd_from_buffer(ctx, "list ruleset\n") != 0)
                 return NFT_MISMATCH(err, "cannot list the fence back: %s",
                                     first_error_line(ctx, line, sizeof line));
         out = lib.get_output_buffer(ctx);

@@ -40,10 +40,10 @@ int nft_probe(struct caisson_error *err);
 /* Loads the fence as one transaction (table inet caisson: nat output redirects of port 53
  * UDP/TCP to dns_port and of other TCP off loopback to relay_port; a filter output chain
  * that accepts loopback and the redirected flows and rejects the rest — TCP reset, ICMP
- * unreachable — with a counter and `log group`), then lists the table back as JSON and
- * checks it structurally (chains, hooks, priorities, policies, every expected rule, no
- * other rule). Any failure: CAISSON_LAYER_NFT and the reason NFT_FAILED or
- * NFT_VERIFY_FAILED. */
+ * unreachable — with a counter and `log group`), then lists the whole ruleset back as JSON
+ * and checks it structurally (the fence's table and nothing else in the netns; chains,
+ * hooks, priorities, policies, every expected rule, no other rule). Any failure:
+ * CAISSON_LAYER_NFT and the reason NFT_FAILED or NFT_VERIFY_FAILED. */
 int nft_fence_install(const struct nft_fence *f, struct caisson_error *err);
 
 /* The same, but the libnftables context stays open and is handed back in *ret_ctx, for
@@ -56,8 +56,8 @@ void nft_ctx_release(void *ctx);
 /* Maps libnftables now (see egress_preload_start). Returns 0 or -errno. */
 int nft_lib_preload(void);
 
-/* The read-back half of nft_fence_install alone: lists table inet caisson in the current
- * netns and checks it against f (NFT_VERIFY_FAILED naming the first difference). */
+/* The read-back half of nft_fence_install alone: lists the current netns's ruleset and
+ * checks it is the fence f alone (NFT_VERIFY_FAILED naming the first difference). */
 int nft_fence_verify(const struct nft_fence *f, struct caisson_error *err);
 /* Whether this thread's last read-back passed by the fast path: the kernel's ruleset was,
  * byte for byte, one that passed the structural check before (for tests and benchmarks). */

@@ -636,6 +636,34 @@ Test(nft, verify_catches_tampering) {
                 "add set inet caisson s { type ipv4_addr; }",
                 "add table inet caisson { flags dormant; }",
                 "add rule inet caisson filter_out udp dport 9999 accept",
+                /* Another table, in another family: a route chain that sends the sandbox's
+                 * loopback traffic elsewhere, before the fence's chains see it. */
+                "add table ip other; "
+                "add chain ip other r { type route hook output priority -150; }; "
+                "add rule ip other r ip daddr 127.0.0.2 ip daddr set 192.0.2.1",
+                /* Another table alone, even empty, is not the fence's netns either. */
+                "add table netdev empty",
+                /* Our rules reordered: the TCP reject above the loopback accept. */
+                "flush chain inet caisson filter_out; "
+                "add rule inet caisson filter_out meta l4proto 6 counter log prefix "
+                "\"caisson-tcp\" group 17 reject with tcp reset; "
+                "add rule inet caisson filter_out ct state established,related counter accept; "
+                "add rule inet caisson filter_out oif lo ip daddr 127.0.0.0/8 counter accept; "
+                "add rule inet caisson filter_out oif lo ip6 daddr ::1 counter accept; "
+                "add rule inet caisson filter_out meta nfproto ipv6 meta l4proto 6 counter log "
+                "prefix \"caisson-ipv6\" group 17 reject with tcp reset; "
+                "add rule inet caisson filter_out meta nfproto ipv6 counter log prefix "
+                "\"caisson-ipv6\" group 17 reject with icmpx admin-prohibited; "
+                "add rule inet caisson filter_out meta l4proto 17 counter log prefix "
+                "\"caisson-udp\" group 17 reject with icmpx port-unreachable; "
+                "add rule inet caisson filter_out meta l4proto { 1, 58 } counter log prefix "
+                "\"caisson-icmp\" group 17 reject with icmpx admin-prohibited; "
+                "add rule inet caisson filter_out counter log prefix \"caisson-other\" group 17 "
+                "reject with icmpx admin-prohibited",
+                /* An object in our table: every rule reads back the same, but the check
+                 * refuses it, and the fast path must not pass it (the table's use count,
+                 * part of the render, shows it). */
+                "add counter inet caisson c",
         };
         struct nft_fence other = fence4;
         struct caisson_error err = { 0 };
@@ -656,19 +684,21 @@ Test(nft, verify_catches_tampering) {
 
         for (size_t i = 0; i < sizeof tamper / sizeof *tamper; i++) {
                 err = (struct caisson_error) { 0 };
-                /* Reloaded each time, into a netns without the table, as in a sandbox. */
-                nft_run("delete table inet caisson");
+                /* Reloaded each time, into a netns without any table, as in a sandbox. */
+                nft_run("flush ruleset");
                 cr_assert_eq(nft_fence_install(&fence4, &err), 0, "reinstall: %s", err.msg);
                 nft_run(tamper[i]);
                 r = nft_fence_verify(&fence4, &err);
                 cr_expect_eq(r, -EINVAL, "'%s' was not noticed", tamper[i]);
+                cr_expect(!nft_fence_verified_by_render(), "'%s' passed the fast path",
+                          tamper[i]);
                 cr_expect_eq(err.layer, CAISSON_LAYER_NFT);
                 cr_expect_eq(err.code, CAISSON_REASON_NFT_VERIFY_FAILED, "'%s': %s", tamper[i],
                              err.msg);
                 cr_log_info("%s -> %s", tamper[i], err.msg);
         }
         /* Installing over a table that is already there doubles its rules: refused. */
-        nft_run("delete table inet caisson");
+        nft_run("flush ruleset");
         err = (struct caisson_error) { 0 };
         cr_assert_eq(nft_fence_install(&fence4, &err), 0, "install: %s", err.msg);
         r = nft_fence_install(&fence4, &err);
