@@ -67,6 +67,7 @@ extern "C" {
         X(EGRESS_PROTOCOL, 161, "egress_protocol")                                                 \
         X(EGRESS_ALLOWS_NOTHING, 162, "egress_allows_nothing")                                     \
         X(EGRESS_NAME_EXPIRED, 163, "egress_name_expired")                                         \
+        X(EGRESS_LOG_LOST, 164, "egress_log_lost")                                                 \
         X(DNS_DENIED, 170, "dns_denied")                                                           \
         X(DNS_MALFORMED, 171, "dns_malformed")                                                     \
         X(DNS_UPSTREAM_FAILED, 172, "dns_upstream_failed")                                         \

@@ -14,6 +14,7 @@
 #include "egress/dns.h"
 #include "egress/egress.h"
 #include "egress/http.h"
+#include "egress/nft.h"
 #include "egress/sha256.h"
 #include "egress/sniff.h"
 #include "policy/policy-egress.h"
@@ -30,6 +31,7 @@
 #define EGRESS_SNIFF_TIMEOUT_USEC (5 * 1000000ULL)
 #define EGRESS_CONNECT_TIMEOUT_USEC (10 * 1000000ULL)
 #define EGRESS_TICK_MSEC 250
+#define EGRESS_NFLOG_DRAIN_USEC (1000000ULL) /* at teardown, reading the rest of the log */
 
 /* What an epoll event points at. Every registered object starts with (or holds) one. */
 enum watch_kind {
@@ -237,6 +239,9 @@ struct egress {
         int ct_fd;                /* ctnetlink in the sandbox netns (identity.c) */
         struct hasher *hasher;    /* hashes client executables (hasher.c), from the first */
         void *nft_ctx;            /* the fence's libnftables context, released at teardown */
+        uint64_t nflog_seen[_NFT_LOG_KIND_MAX]; /* rejected packets reported, by kind */
+        unsigned nflog_overruns;  /* ENOBUFS on the NFLOG socket: the kernel dropped some */
+        bool nflog_loss_told;     /* the first overrun has had its event */
         struct watch w_stop, w_timer, w_nflog;
         struct watch dns_udp[2], dns_tcp[2], relay[2]; /* [0] 127.0.0.1, [1] [::1] */
         uint16_t dns_port, relay_port;

@@ -164,9 +164,81 @@ static void nflog_packet(const struct nft_log_packet *p, void *userdata) {
                                   "IPv6 is rejected: the policy lists no IPv6 endpoint" :
                                   "rejected by the fence: only TCP and DNS leave the sandbox",
         };
+        int kind = nft_log_kind_from_string(p->kind);
 
+        /* Counted by the rule that logged it, to be matched against that rule's counter. */
+        if (kind >= 0)
+                e->nflog_seen[kind]++;
         memcpy(ev.addr, p->daddr, sizeof ev.addr);
         egress_emit(e, &ev);
+}
+
+/* The kernel dropped log records of rejected packets (ENOBUFS: the socket's buffer was
+ * full). The packets were rejected all the same; their events are what is missing, and
+ * "every decision is an event" must not fail silently. The first overrun is said at once;
+ * how many packets went unreported is known only when the sandbox has stopped sending
+ * (nflog_finish). */
+static void nflog_read(struct egress *e) {
+        unsigned before = e->nflog_overruns;
+
+        (void) nft_log_read(e->nflog_fd, nflog_packet, e, &e->nflog_overruns);
+        if (e->nflog_overruns > before && !e->nflog_loss_told) {
+                struct egress_event ev = {
+                        .kind = EGRESS_EV_DENIED,
+                        .reason = CAISSON_REASON_EGRESS_LOG_LOST,
+                        .assurance = "unknown",
+                        .lost = -1,
+                        .overruns = e->nflog_overruns,
+                        .detail = "the kernel dropped log records of packets the fence "
+                                  "rejected: some have no egress.denied event; how many is "
+                                  "reported when the sandbox ends",
+                };
+
+                e->nflog_loss_told = true;
+                egress_emit(e, &ev);
+        }
+}
+
+/* At teardown: the rest of the log, read to its end (bounded: a sandbox still dying may
+ * still be sending), then each reject rule's counter against the records read for it. A
+ * packet counted but never reported is one whose record the kernel dropped. */
+static void nflog_finish(struct egress *e) {
+        uint64_t counts[_NFT_LOG_KIND_MAX], deadline = egress_now() + EGRESS_NFLOG_DRAIN_USEC;
+        int64_t lost = 0;
+        int r;
+
+        do
+                r = nft_log_read(e->nflog_fd, nflog_packet, e, &e->nflog_overruns);
+        while (r == 1 && egress_now() < deadline);
+        if (nft_fence_reject_counts(e->nft_ctx, counts) == 0) {
+                for (int k = 0; k < _NFT_LOG_KIND_MAX; k++)
+                        if (counts[k] > e->nflog_seen[k])
+                                lost += (int64_t) (counts[k] - e->nflog_seen[k]);
+        } else
+                lost = -1;      /* unknown: say what is known, the overruns */
+        if (lost > 0 || (lost < 0 && e->nflog_overruns > 0)) {
+                char detail[200];
+                struct egress_event ev = {
+                        .kind = EGRESS_EV_DENIED,
+                        .reason = CAISSON_REASON_EGRESS_LOG_LOST,
+                        .assurance = "unknown",
+                        .lost = lost,
+                        .overruns = e->nflog_overruns,
+                        .detail = detail,
+                };
+
+                if (lost > 0)
+                        (void) snprintf(detail, sizeof detail,
+                                        "%lld packets rejected by the fence have no egress.denied "
+                                        "event: the kernel dropped their log records",
+                                        (long long) lost);
+                else
+                        (void) snprintf(detail, sizeof detail,
+                                        "the kernel dropped log records of rejected packets; "
+                                        "their number is unknown (the fence's counters could "
+                                        "not be read)");
+                egress_emit(e, &ev);
+        }
 }
 
 /* The supervisor's own addresses (its netns, where the relay connects from): a sandbox may
@@ -244,7 +316,7 @@ bool egress_batch(struct egress *e, const struct epoll_event *evs, int n) {
                 switch (w->kind) {
                 case WATCH_STOP:
                         /* What the fence rejected up to now is an event too. */
-                        (void) nft_log_read(e->nflog_fd, nflog_packet, e);
+                        nflog_finish(e);
                         hasher_stop(e);
                         return false;
                 case WATCH_TIMER: {
@@ -257,7 +329,7 @@ bool egress_batch(struct egress *e, const struct epoll_event *evs, int n) {
                         break;
                 }
                 case WATCH_NFLOG:
-                        (void) nft_log_read(w->fd, nflog_packet, e);
+                        nflog_read(e);
                         break;
                 case WATCH_DNS_UDP:
                         gateway_udp_readable(e, w);

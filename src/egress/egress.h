@@ -35,6 +35,11 @@ struct egress_event {
         const char *entry;        /* deciding network_policies key, or NULL */
         bool widened;             /* allowed only because of --widen-l7 */
         const char *detail;       /* one human phrase */
+        /* CAISSON_REASON_EGRESS_LOG_LOST only: packets the fence rejected whose log records
+         * the kernel dropped (so they have no event of their own), -1 while not known yet;
+         * and how often the kernel reported dropping records. */
+        int64_t lost;
+        unsigned overruns;
 };
 
 struct egress_config {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The fence read back over raw nfnetlink and rendered as canonical text (nft-raw.h). */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -166,6 +167,108 @@ int nft_raw_dump(int fd, uint8_t **buf, size_t *len) {
                 *len = 0;
         }
         return r;
+}
+
+int nft_raw_dump_rules(int fd, uint8_t **buf, size_t *len) {
+        size_t cap = 0;
+        int r;
+
+        *buf = NULL;
+        *len = 0;
+        r = dump_one(fd, NFT_MSG_GETRULE, NFPROTO_UNSPEC, NULL, NULL, buf, len, &cap);
+        if (r < 0) {
+                free(*buf);
+                *buf = NULL;
+                *len = 0;
+        }
+        return r;
+}
+
+/* An attribute's string, if it is one that fits size (NUL included). */
+static bool attr_str(const struct nlattr *a, char *ret, size_t size) {
+        size_t n = a->nla_len - NLA_HDRLEN;
+        const char *v = (const char *) a + NLA_HDRLEN;
+
+        if (n == 0 || n > size || v[n - 1] != 0)
+                return false;
+        memcpy(ret, v, n);
+        return true;
+}
+
+/* One rule's expressions: its counter's packets and its log prefix, if it has them. */
+static void rule_counter(const uint8_t *p, size_t len, int64_t *packets, char *prefix,
+                         size_t size) {
+        size_t off = 0;
+        const struct nlattr *el;
+
+        while ((el = attr_next(p, len, &off))) {
+                const uint8_t *v = (const uint8_t *) el + NLA_HDRLEN;
+                size_t n = el->nla_len - NLA_HDRLEN, o2 = 0;
+                const struct nlattr *a, *data = NULL;
+                char name[16] = "";
+
+                while ((a = attr_next(v, n, &o2))) {
+                        if ((a->nla_type & NLA_TYPE_MASK) == NFTA_EXPR_NAME)
+                                (void) attr_str(a, name, sizeof name);
+                        else if ((a->nla_type & NLA_TYPE_MASK) == NFTA_EXPR_DATA)
+                                data = a;
+                }
+                if (!data)
+                        continue;
+                o2 = 0;
+                while ((a = attr_next((const uint8_t *) data + NLA_HDRLEN,
+                                      data->nla_len - NLA_HDRLEN, &o2))) {
+                        uint16_t t = a->nla_type & NLA_TYPE_MASK;
+
+                        if (strcmp(name, "counter") == 0 && t == NFTA_COUNTER_PACKETS &&
+                            a->nla_len == NLA_HDRLEN + 8) {
+                                uint64_t be;
+
+                                memcpy(&be, (const uint8_t *) a + NLA_HDRLEN, 8);
+                                *packets = (int64_t) (be64toh(be) & INT64_MAX);
+                        } else if (strcmp(name, "log") == 0 && t == NFTA_LOG_PREFIX)
+                                (void) attr_str(a, prefix, size);
+                }
+        }
+}
+
+int nft_raw_rule_counters(const uint8_t *buf, size_t len, const char *table, const char *chain,
+                          void (*fn)(const char *prefix, uint64_t packets, void *userdata),
+                          void *userdata) {
+        size_t off = 0;
+
+        while (off < len) {
+                const struct nlmsghdr *h = (const struct nlmsghdr *) (buf + off);
+                size_t hdr = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg)), aoff = 0;
+                const uint8_t *attrs;
+                const struct nlattr *a, *exprs = NULL;
+                char t[256] = "", c[256] = "", prefix[128] = "";
+                int64_t packets = -1;
+
+                if (len - off < NLMSG_HDRLEN || h->nlmsg_len < hdr || h->nlmsg_len > len - off)
+                        return -EBADMSG;
+                off += NLMSG_ALIGN(h->nlmsg_len);
+                if (h->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE))
+                        continue;
+                attrs = (const uint8_t *) h + hdr;
+                while ((a = attr_next(attrs, h->nlmsg_len - hdr, &aoff))) {
+                        uint16_t type = a->nla_type & NLA_TYPE_MASK;
+
+                        if (type == NFTA_RULE_TABLE)
+                                (void) attr_str(a, t, sizeof t);
+                        else if (type == NFTA_RULE_CHAIN)
+                                (void) attr_str(a, c, sizeof c);
+                        else if (type == NFTA_RULE_EXPRESSIONS)
+                                exprs = a;
+                }
+                if (!exprs || strcmp(t, table) != 0 || strcmp(c, chain) != 0)
+                        continue;
+                rule_counter((const uint8_t *) exprs + NLA_HDRLEN, exprs->nla_len - NLA_HDRLEN,
+                             &packets, prefix, sizeof prefix);
+                if (packets >= 0 && prefix[0])
+                        fn(prefix, (uint64_t) packets, userdata);
+        }
+        return 0;
 }
 
 /* ---- render --------------------------------------------------------------------------- */

@@ -23,6 +23,16 @@
  * another. 0 or -errno (-EMSGSIZE past NFT_RAW_MAX_DUMP). */
 int nft_raw_dump(int fd, uint8_t **buf, size_t *len);
 
+/* Dumps the rules alone (every table's), as nft_raw_dump() does. 0 or -errno. */
+int nft_raw_dump_rules(int fd, uint8_t **buf, size_t *len);
+
+/* For each rule of table/chain in buf[0..len) (messages as the dumps give them) that has a
+ * counter and a log expression, calls fn with the log prefix and the counter's packets.
+ * 0, or -EBADMSG (malformed; fn may have been called for the rules before). */
+int nft_raw_rule_counters(const uint8_t *buf, size_t len, const char *table, const char *chain,
+                          void (*fn)(const char *prefix, uint64_t packets, void *userdata),
+                          void *userdata);
+
 /* Renders the messages buf[0..len) (as nft_raw_dump() gives them: untrusted as far as this
  * parser is concerned) into out (NUL-terminated). relay_port's bytes in an immediate's data
  * are written as "<relay>". The length, or -EBADMSG (malformed) / -ENOBUFS (out too small). */

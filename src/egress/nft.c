@@ -878,6 +878,51 @@ void nft_ctx_release(void *kept) {
         free(k);
 }
 
+int nft_log_kind_from_string(const char *s) {
+        static const char *const names[_NFT_LOG_KIND_MAX] = {
+                [NFT_LOG_IPV6] = "ipv6", [NFT_LOG_TCP] = "tcp",     [NFT_LOG_UDP] = "udp",
+                [NFT_LOG_ICMP] = "icmp", [NFT_LOG_OTHER] = "other",
+        };
+
+        for (int k = 0; s && k < _NFT_LOG_KIND_MAX; k++)
+                if (streq(s, names[k]))
+                        return k;
+        return -1;
+}
+
+static void add_reject_count(const char *prefix, uint64_t packets, void *userdata) {
+        uint64_t *counts = userdata;
+        int kind;
+
+        if (strncmp(prefix, "caisson-", STRLEN("caisson-")) != 0)
+                return;
+        kind = nft_log_kind_from_string(prefix + STRLEN("caisson-"));
+        if (kind >= 0)
+                counts[kind] += packets;
+}
+
+int nft_fence_reject_counts(void *kept, uint64_t ret[_NFT_LOG_KIND_MAX]) {
+        struct fence_kept *k = kept;
+        _cleanup_free_ uint8_t *buf = NULL;
+        uint64_t counts[_NFT_LOG_KIND_MAX] = { 0 };
+        size_t len;
+        int r;
+
+        /* Over the read-back's raw socket, not libnftables: a listing through libnftables
+         * (its cache, then JSON) took 1-2 ms of every teardown; the rules alone, ~0.1. */
+        if (!k || k->raw_fd < 0)
+                return -EBADF;
+        r = nft_raw_dump_rules(k->raw_fd, &buf, &len);
+        if (r < 0)
+                return r;
+        r = nft_raw_rule_counters(buf, len, NFT_FENCE_TABLE, "filter_out", add_reject_count,
+                                  counts);
+        if (r < 0)
+                return r;
+        memcpy(ret, counts, sizeof counts);
+        return 0;
+}
+
 int nft_fence_install_keep(const struct nft_fence *f, void **ret_ctx, struct caisson_error *err) {
         _cleanup_(nft_ctx_freep) struct nft_ctx *ctx = NULL;
         _cleanup_close_ int raw_fd = -1;
@@ -947,6 +992,19 @@ int nft_log_open(uint16_t group) {
         fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER);
         if (fd < 0)
                 return -errno;
+        /* Every rejected packet is a message here, and an agent can reject tens of thousands
+         * a second: with the default buffer (~200 KiB) a burst overran it while the egress
+         * thread was busy and the kernel dropped the rest (ENOBUFS), a quarter of 20,000
+         * UDP datagrams. A few MiB absorb such bursts; the memory is only used while
+         * messages wait. SO_RCVBUFFORCE passes net.core.rmem_max (CAP_NET_ADMIN); without
+         * it, SO_RCVBUF gets as near as rmem_max allows. What is still lost is counted
+         * (nft_log_read, nft_fence_reject_counts). */
+        {
+                int size = (int) NFT_LOG_RCVBUF;
+
+                if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+                        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        }
         if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
                 return -errno;
 
@@ -1145,9 +1203,8 @@ int nft_log_parse(const uint8_t *buf, size_t len,
 }
 
 int nft_log_read(int fd, void (*fn)(const struct nft_log_packet *p, void *userdata),
-                 void *userdata) {
+                 void *userdata, unsigned *overruns) {
         uint8_t buf[16384] __attribute__((aligned(8)));
-        bool lost = false;
 
         /* A bounded number of datagrams per call: the caller's loop comes back while the
          * socket stays readable, and a flood cannot starve its other sockets. */
@@ -1160,12 +1217,15 @@ int nft_log_read(int fd, void (*fn)(const struct nft_log_packet *p, void *userda
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
+                        /* The kernel dropped messages (the buffer was full): the caller
+                         * counts the loss, and the reject rules' counters say how many. */
                         if (errno == ENOBUFS) {
-                                lost = true; /* the kernel dropped messages: say so below */
+                                if (overruns)
+                                        (*overruns)++;
                                 continue;
                         }
                         if (errno == EAGAIN)
-                                break;
+                                return 0;
                         return -errno;
                 }
                 /* Only the kernel (port 0) speaks nfnetlink_log; a truncated datagram is
@@ -1175,5 +1235,5 @@ int nft_log_read(int fd, void (*fn)(const struct nft_log_packet *p, void *userda
                         continue;
                 (void) nft_log_parse(buf, (size_t) n, fn, userdata);
         }
-        return lost ? -ENOBUFS : 0;
+        return 1;
 }

@@ -64,8 +64,28 @@ int nft_fence_verify(const struct nft_fence *f, struct caisson_error *err);
 bool nft_fence_verified_by_render(void);
 
 /* NFLOG: a NETLINK_NETFILTER socket bound to group in the current netns (non-blocking,
- * CLOEXEC). Returns the fd or -errno. */
+ * CLOEXEC), with a receive buffer of NFT_LOG_RCVBUF (forced past net.core.rmem_max where
+ * the caller may). Returns the fd or -errno. */
+#define NFT_LOG_RCVBUF (4u << 20)
 int nft_log_open(uint16_t group);
+
+/* The kinds of the fence's reject rules, as their log prefixes name them ("caisson-<kind>"). */
+enum nft_log_kind {
+        NFT_LOG_IPV6,
+        NFT_LOG_TCP,
+        NFT_LOG_UDP,
+        NFT_LOG_ICMP,
+        NFT_LOG_OTHER,
+        _NFT_LOG_KIND_MAX
+};
+/* The kind named by s, or -1. */
+int nft_log_kind_from_string(const char *s);
+
+/* How many packets the fence's reject rules have counted so far (their counters), by kind.
+ * kept is what nft_fence_install_keep() handed back; from one thread at a time, in any
+ * netns (it reads over the read-back's raw socket, which stays in the fence's). 0 or
+ * -errno. */
+int nft_fence_reject_counts(void *kept, uint64_t ret[_NFT_LOG_KIND_MAX]);
 
 struct nft_log_packet {
         int family;              /* AF_INET/AF_INET6 */
@@ -77,12 +97,14 @@ struct nft_log_packet {
         char kind[16];           /* the rule that logged it: "tcp", "udp", "icmp", "ipv6",
                                   * "other"; "" if the prefix was not ours */
 };
-/* Reads what is queued on fd (at most 64 datagrams a call; the caller comes back while fd
- * stays readable) and calls fn per logged packet. Returns 0 or -errno (-EAGAIN is 0;
- * -ENOBUFS after reading on: the kernel dropped some log messages). Malformed messages are
- * skipped, never trusted; only messages from the kernel are read. */
+/* Reads what is queued on fd and calls fn per logged packet, at most 64 datagrams a call.
+ * Returns 0 once the socket is empty (EAGAIN), 1 when it stopped at that bound (the caller
+ * comes back while fd stays readable), or -errno. An ENOBUFS from the kernel (it dropped log
+ * messages: the socket's buffer was full) is counted in *overruns (if given) and reading
+ * goes on. Malformed messages are skipped, never trusted; only messages from the kernel are
+ * read. */
 int nft_log_read(int fd, void (*fn)(const struct nft_log_packet *p, void *userdata),
-                 void *userdata);
+                 void *userdata, unsigned *overruns);
 
 /* Pure: parses one datagram read from an NFLOG socket (netlink messages holding
  * NFULA_PAYLOAD and NFULA_PREFIX) and calls fn per packet whose IPv4/IPv6 header parses.

@@ -627,6 +627,17 @@ static void egress_event_cb(const struct egress_event *e, void *userdata) {
         enum event_type t = e->kind == EGRESS_EV_ALLOWED ? EVENT_EGRESS_ALLOWED :
                             e->kind == EGRESS_EV_DENIED ? EVENT_EGRESS_DENIED : EVENT_DNS_DENIED;
 
+        /* Lost records of rejected packets are said on stderr too, with or without a sink:
+         * the events are incomplete, and whoever reads them should know. */
+        if (e->reason == CAISSON_REASON_EGRESS_LOG_LOST) {
+                if (e->lost > 0)
+                        log_warning("egress: %lld packets the fence rejected have no egress.denied "
+                                    "event: the kernel dropped their log records (they were "
+                                    "rejected all the same)", (long long) e->lost);
+                else if (e->lost < 0)
+                        log_warning("egress: the kernel dropped log records of packets the fence "
+                                    "rejected: some have no egress.denied event");
+        }
         /* One record per connection: with no --events sink, building it was a few
          * microseconds of the relay's thread per connection for nothing. */
         if (!events_wanted(ev))
@@ -657,6 +668,11 @@ static void egress_event_cb(const struct egress_event *e, void *userdata) {
                 json_object_object_add(d, "entry", json_object_new_string(e->entry));
         if (e->widened)
                 json_object_object_add(d, "widened", json_object_new_boolean(1));
+        if (e->reason == CAISSON_REASON_EGRESS_LOG_LOST) {
+                if (e->lost >= 0)
+                        json_object_object_add(d, "count", json_object_new_int64(e->lost));
+                json_object_object_add(d, "overruns", json_object_new_int64(e->overruns));
+        }
         if (e->detail)
                 json_object_object_add(d, "detail", json_object_new_string(e->detail));
         events_emit(ev, t, e->reason, d);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* libFuzzer target for the fence read-back's renderer (src/egress/nft-raw.c): netlink
- * messages as a dump returns them. The kernel writes them, but the parser must hold on any
- * bytes: no read past the buffer, a render that fits its size, the same render twice. */
+/* libFuzzer target for the fence read-back's renderer and the reject counters' reader
+ * (src/egress/nft-raw.c): netlink messages as a dump returns them. The kernel writes them,
+ * but the parsers must hold on any bytes: no read past the buffer, a render that fits its
+ * size, the same render twice, prefixes that are strings. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,11 @@
 #include "egress/nft-raw.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void counted(const char *prefix, uint64_t packets, void *userdata) {
+        (void) packets;
+        *(size_t *) userdata += strlen(prefix);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static char a[4096], b[4096];
@@ -27,6 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (ra != rb || (ra >= 0 && ((size_t) ra >= sizeof a || strcmp(a, b) != 0 ||
                                      strlen(a) != (size_t) ra)))
                 abort();
+        {
+                size_t n = 0;
+
+                (void) nft_raw_rule_counters(copy, size - 2, "caisson", "filter_out", counted,
+                                             &n);
+        }
         free(copy);
         return 0;
 }
