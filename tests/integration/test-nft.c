@@ -17,6 +17,8 @@
 #include <netinet/ip_icmp.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
 #include <nftables/libnftables.h>
 #include <poll.h>
@@ -32,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backends/native/native.h"
 #include "caisson/reasons.h"
 #include "egress/nft.h"
 #include "harness.h"
@@ -836,5 +839,41 @@ Test(nft, route_ipv6_fails_closed_unless_ipv6_is_off) {
         close(fd);
         cr_expect_lt(nft_route_setup(true, &err), 0, "IPv6 listed, but off: accepted");
         cr_expect_eq(err.layer, CAISSON_LAYER_NET);
+        host_unchanged();
+}
+
+/* ---- a netns without network_policies (src/backends/native/net.c) -------------------- */
+
+TestSuite(net, .init = enter_netns, .timeout = 60);
+
+/* Tunnel drivers' fallback devices (tunl0, sit0, ...) are allowed only as what they are, by
+ * kind: links that merely take their names are refused like any other. (The fallback
+ * devices themselves appear only where a tunnel driver is built in or loaded; this kernel
+ * has none, and the tests load no module: tests/unit/test-net.c checks that decision.) */
+Test(net, isolation_check_refuses_a_link_named_like_a_fallback_tunnel) {
+        struct caisson_error err = { 0 };
+        struct nl_sock *sk;
+        int self, r;
+
+        self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+        cr_assert_geq(self, 0);
+        /* Control: lo alone passes. */
+        r = net_verify_isolated(self, &err);
+        cr_assert_eq(r, 0, "lo alone: %s", err.msg);
+
+        sk = nl_socket_alloc();
+        cr_assert(sk);
+        cr_assert_eq(nl_connect(sk, NETLINK_ROUTE), 0);
+        r = rtnl_link_veth_add(sk, "tunl0", "sit0", getpid());
+        cr_assert_eq(r, 0, "veth tunl0/sit0: %s", nl_geterror(r));
+        nl_socket_free(sk);
+        r = net_verify_isolated(self, &err);
+        cr_expect_lt(r, 0, "a veth called tunl0 passed");
+        cr_expect_eq(err.layer, CAISSON_LAYER_NET);
+        cr_expect_eq(err.code, CAISSON_REASON_NET_NOT_ISOLATED, "%s", err.msg);
+        cr_expect(strstr(err.msg, "unexpected link 'tunl0'") ||
+                          strstr(err.msg, "unexpected link 'sit0'"),
+                  "message: %s", err.msg);
+        close(self);
         host_unchanged();
 }

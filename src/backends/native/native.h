@@ -113,6 +113,18 @@ int ceiling_process(const int stdio[3], int status_fd, bool controlling_tty,
 /* net.c */
 int net_loopback_up(struct caisson_error *err);
 int net_verify_isolated(int netns_fd, struct caisson_error *err);
+/* Pure: what a link of the sandbox's netns is, from its name, kind (IFLA_INFO_KIND, or
+ * NULL), flags (IFF_*) and whether it has an address. Only LOOPBACK and FALLBACK_TUNNEL
+ * (a tunnel driver's fallback device, by name and kind, down, no address) are allowed. */
+enum net_link_verdict {
+        NET_LINK_LOOPBACK,
+        NET_LINK_FALLBACK_TUNNEL,
+        NET_LINK_TUNNEL_UP,
+        NET_LINK_TUNNEL_ADDRESSED,
+        NET_LINK_UNEXPECTED,
+};
+enum net_link_verdict net_link_judge(const char *name, const char *kind, unsigned flags,
+                                     bool has_addr);
 
 /* The filter's two programs in one memfd: u32 main_len, u32 ceiling_len, then the
  * instructions. The parent compiles while init builds the view; init only loads. */
