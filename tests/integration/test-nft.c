@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -388,6 +389,141 @@ Test(nft, dns_to_any_address_lands_on_the_gateway) {
         cr_assert_eq(e, 0, "TCP DNS connect: %s", strerror(e));
         cr_assert(readable(gwt, 1000), "the gateway's TCP socket got nothing");
         close(c);
+        host_unchanged();
+}
+
+/* ---- conntrack ------------------------------------------------------------------------ */
+
+/* A socket as the agent's: owned by a user other than root (a socket's owner is the fsuid
+ * of its creator), which is what the fence's notrack rule looks at. */
+static int agent_socket(int family, int type) {
+        int fd;
+
+        (void) setfsuid(H_NOBODY);
+        fd = socket(family, type | SOCK_CLOEXEC, 0);
+        (void) setfsuid(0);
+        cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
+        return fd;
+}
+
+/* Conntrack entries of this netns. */
+static long ct_count(void) {
+        char *s = h_read_file("/proc/sys/net/netfilter/nf_conntrack_count");
+        long n;
+
+        cr_assert(s, "nf_conntrack_count: %s", strerror(errno));
+        n = strtol(s, NULL, 10);
+        free(s);
+        return n;
+}
+
+/* Empty datagrams from fd to 127.0.N.1, n ports: what filled the table. */
+static void scatter(int fd, int n) {
+        for (int i = 0; i < n; i++) {
+                struct sockaddr_storage ss;
+                char addr[32];
+                socklen_t len;
+
+                (void) snprintf(addr, sizeof addr, "127.0.%d.1", 1 + i / 1000);
+                len = sockaddr_of(AF_INET, addr, (uint16_t) (20000 + i % 1000), &ss);
+                (void) sendto(fd, "", 0, 0, (struct sockaddr *) &ss, len);
+        }
+}
+
+/* The agent cannot fill the netns's conntrack table through the fence: its loopback
+ * datagrams get no entry (root's, the supervisor's, still do: the control that conntrack
+ * runs and counts). What needs conntrack still works from the agent's sockets: DNS to any
+ * address, loopback ones included (redirected, the reply de-NATed), TCP through the relay
+ * (SO_ORIGINAL_DST, data both ways), and loopback TCP between its own processes. */
+Test(nft, agent_loopback_is_untracked_nat_flows_are_not) {
+        int gw, relay, fd, c, a, l;
+        struct sockaddr_storage ss, from;
+        struct sockaddr_in od, *fin = (struct sockaddr_in *) &from;
+        socklen_t len, flen, olen = sizeof od;
+        long before, root_made, agent_made;
+        char buf[16];
+
+        gw = bound(AF_INET, SOCK_DGRAM, "127.0.0.1", DNS_PORT);
+        relay = bound(AF_INET, SOCK_STREAM, "127.0.0.1", RELAY_PORT);
+        install(&fence4);
+
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq(fd, 0);
+        before = ct_count();
+        scatter(fd, 200);
+        root_made = ct_count() - before;
+        close(fd);
+        cr_assert_geq(root_made, 200, "control: root's datagrams made %ld entries", root_made);
+
+        fd = agent_socket(AF_INET, SOCK_DGRAM);
+        before = ct_count();
+        scatter(fd, 2000);
+        agent_made = ct_count() - before;
+        close(fd);
+        cr_expect_lt(agent_made, 10, "2000 loopback datagrams of the agent made %ld conntrack "
+                     "entries", agent_made);
+
+        /* DNS to a loopback address other than the gateway's, and to one off lo. */
+        for (int i = 0; i < 2; i++) {
+                const char *to = i == 0 ? "127.0.0.53" : "192.0.2.1";
+
+                c = agent_socket(AF_INET, SOCK_DGRAM);
+                {
+                        struct timeval tv = { .tv_sec = 2 };
+
+                        (void) setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+                }
+                len = sockaddr_of(AF_INET, to, 53, &ss);
+                cr_assert_eq(connect(c, (struct sockaddr *) &ss, len), 0);
+                cr_assert_eq(send(c, "q", 1, 0), 1, "send to %s:53: %s", to, strerror(errno));
+                cr_assert(readable(gw, 1000), "the gateway got no query sent to %s", to);
+                flen = sizeof from;
+                cr_assert_eq(recvfrom(gw, buf, sizeof buf, 0, (struct sockaddr *) &from, &flen), 1);
+                cr_assert_eq(sendto(gw, "a", 1, 0, (struct sockaddr *) &from, flen), 1);
+                flen = sizeof from;
+                cr_assert_eq(recvfrom(c, buf, sizeof buf, 0, (struct sockaddr *) &from, &flen), 1,
+                             "no answer from %s:53 (not de-NATed?): %s", to, strerror(errno));
+                cr_expect_str_eq(inet_ntoa(fin->sin_addr), to);
+                close(c);
+        }
+
+        /* TCP through the relay, both ways. */
+        c = agent_socket(AF_INET, SOCK_STREAM);
+        len = sockaddr_of(AF_INET, "198.51.100.7", 443, &ss);
+        cr_assert_eq(connect(c, (struct sockaddr *) &ss, len), 0, "connect: %s", strerror(errno));
+        cr_assert(readable(relay, 1000), "the relay got nothing");
+        a = accept4(relay, NULL, NULL, SOCK_CLOEXEC);
+        cr_assert_geq(a, 0);
+        cr_assert_eq(getsockopt(a, SOL_IP, SO_ORIGINAL_DST, &od, &olen), 0, "SO_ORIGINAL_DST: %s",
+                     strerror(errno));
+        cr_expect_str_eq(inet_ntoa(od.sin_addr), "198.51.100.7");
+        cr_assert_eq(write(c, "up", 2), 2);
+        cr_assert_eq(write(a, "down", 4), 4);
+        cr_assert(readable(a, 1000) && readable(c, 1000));
+        cr_expect_eq(read(a, buf, sizeof buf), 2);
+        cr_expect_eq(read(c, buf, sizeof buf), 4, "the relay's answer did not come back");
+        close(a);
+        close(c);
+
+        /* Loopback TCP between the agent's own processes. */
+        l = agent_socket(AF_INET, SOCK_STREAM);
+        len = sockaddr_of(AF_INET, "127.0.0.1", 8081, &ss);
+        cr_assert_eq(bind(l, (struct sockaddr *) &ss, len), 0);
+        cr_assert_eq(listen(l, 4), 0);
+        c = agent_socket(AF_INET, SOCK_STREAM);
+        cr_assert_eq(connect(c, (struct sockaddr *) &ss, len), 0, "loopback: %s", strerror(errno));
+        a = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        cr_assert_geq(a, 0);
+        cr_assert_eq(write(c, "ping", 4), 4);
+        cr_assert_eq(write(a, "pong", 4), 4);
+        cr_assert(readable(a, 1000) && readable(c, 1000));
+        cr_expect_eq(read(a, buf, sizeof buf), 4);
+        cr_expect_eq(read(c, buf, sizeof buf), 4);
+        close(a);
+        close(c);
+        close(l);
+        close(gw);
+        close(relay);
         host_unchanged();
 }
 
