@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "egress/egress-internal.h"
+#include "egress/nlattr.h"
 #include "macro.h"
 #include "syscalls.h"
 
@@ -90,42 +91,6 @@ again:
         return -ESRCH;
 }
 
-static void put_attr(uint8_t *msg, size_t *len, uint16_t type, const void *data, size_t n) {
-        struct nlattr *a = (struct nlattr *) (msg + *len);
-
-        a->nla_type = type;
-        a->nla_len = (uint16_t) (NLA_HDRLEN + n);
-        memcpy(msg + *len + NLA_HDRLEN, data, n);
-        memset(msg + *len + NLA_HDRLEN + n, 0, NLA_ALIGN(n) - n);
-        *len += NLA_HDRLEN + NLA_ALIGN(n);
-}
-
-static struct nlattr *nest_start(uint8_t *msg, size_t *len, uint16_t type) {
-        struct nlattr *a = (struct nlattr *) (msg + *len);
-
-        a->nla_type = type | NLA_F_NESTED;
-        *len += NLA_HDRLEN;
-        return a;
-}
-
-static void nest_end(uint8_t *msg, size_t len, struct nlattr *a) {
-        a->nla_len = (uint16_t) (msg + len - (uint8_t *) a);
-}
-
-/* The attribute type in [start, end) (nested in an attribute, or a message's payload). */
-static const struct nlattr *find_attr(const uint8_t *start, const uint8_t *end, uint16_t type) {
-        for (const uint8_t *p = start; p + NLA_HDRLEN <= end;) {
-                const struct nlattr *a = (const struct nlattr *) p;
-
-                if (a->nla_len < NLA_HDRLEN || p + a->nla_len > end)
-                        return NULL;
-                if ((a->nla_type & NLA_TYPE_MASK) == type)
-                        return a;
-                p += NLA_ALIGN(a->nla_len);
-        }
-        return NULL;
-}
-
 /* The port the client's socket has, when NAT gave its connection another one. The redirect
  * keeps the client's source port unless another connection from the same address and port
  * (to another destination: the kernel lets connect() share a local port so) already holds
@@ -154,29 +119,29 @@ static int ct_orig_port(struct egress *e, const struct identity_query *q, uint16
         nlh->nlmsg_seq = ++e->diag_seq;
         g->nfgen_family = (uint8_t) q->family;
         g->version = NFNETLINK_V0;
-        tuple = nest_start(req, &len, CTA_TUPLE_REPLY);
-        ip = nest_start(req, &len, CTA_TUPLE_IP);
+        tuple = nlattr_nest_start(req, &len, CTA_TUPLE_REPLY);
+        ip = nlattr_nest_start(req, &len, CTA_TUPLE_IP);
         if (q->family == AF_INET) {
                 const struct sockaddr_in *c = (const struct sockaddr_in *) &q->client;
                 struct in_addr lo = { htonl(INADDR_LOOPBACK) };
 
-                put_attr(req, &len, CTA_IP_V4_SRC, &lo, 4);
-                put_attr(req, &len, CTA_IP_V4_DST, &c->sin_addr, 4);
+                nlattr_put(req, &len, CTA_IP_V4_SRC, &lo, 4);
+                nlattr_put(req, &len, CTA_IP_V4_DST, &c->sin_addr, 4);
                 dport = c->sin_port;
         } else {
                 const struct sockaddr_in6 *c = (const struct sockaddr_in6 *) &q->client;
 
-                put_attr(req, &len, CTA_IP_V6_SRC, &in6addr_loopback, 16);
-                put_attr(req, &len, CTA_IP_V6_DST, &c->sin6_addr, 16);
+                nlattr_put(req, &len, CTA_IP_V6_SRC, &in6addr_loopback, 16);
+                nlattr_put(req, &len, CTA_IP_V6_DST, &c->sin6_addr, 16);
                 dport = c->sin6_port;
         }
-        nest_end(req, len, ip);
-        proto = nest_start(req, &len, CTA_TUPLE_PROTO);
-        put_attr(req, &len, CTA_PROTO_NUM, &tcp, 1);
-        put_attr(req, &len, CTA_PROTO_SRC_PORT, &sport, 2);
-        put_attr(req, &len, CTA_PROTO_DST_PORT, &dport, 2);
-        nest_end(req, len, proto);
-        nest_end(req, len, tuple);
+        nlattr_nest_end(req, len, ip);
+        proto = nlattr_nest_start(req, &len, CTA_TUPLE_PROTO);
+        nlattr_put(req, &len, CTA_PROTO_NUM, &tcp, 1);
+        nlattr_put(req, &len, CTA_PROTO_SRC_PORT, &sport, 2);
+        nlattr_put(req, &len, CTA_PROTO_DST_PORT, &dport, 2);
+        nlattr_nest_end(req, len, proto);
+        nlattr_nest_end(req, len, tuple);
         nlh->nlmsg_len = (uint32_t) len;
         if (send(e->ct_fd, req, len, 0) < 0)
                 return -errno;
@@ -193,10 +158,10 @@ again:
                         goto again;
                 if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_len < NLMSG_LENGTH(sizeof *g))
                         return -ESRCH;
-                if ((a = find_attr(p, end, CTA_TUPLE_ORIG)) &&
-                    (a = find_attr((const uint8_t *) a + NLA_HDRLEN,
+                if ((a = nlattr_find(p, end, CTA_TUPLE_ORIG)) &&
+                    (a = nlattr_find((const uint8_t *) a + NLA_HDRLEN,
                                    (const uint8_t *) a + a->nla_len, CTA_TUPLE_PROTO)) &&
-                    (a = find_attr((const uint8_t *) a + NLA_HDRLEN,
+                    (a = nlattr_find((const uint8_t *) a + NLA_HDRLEN,
                                    (const uint8_t *) a + a->nla_len, CTA_PROTO_SRC_PORT)) &&
                     a->nla_len >= NLA_HDRLEN + 2) {
                         memcpy(ret, (const uint8_t *) a + NLA_HDRLEN, 2);

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "egress/nft-raw.h"
+#include "egress/nlattr.h"
 
 /* ---- dump ----------------------------------------------------------------------------- */
 
@@ -38,17 +39,6 @@ static int append_bytes(uint8_t **buf, size_t *len, size_t *cap, const void *p, 
         return 0;
 }
 
-static void put_str(uint8_t *msg, size_t *len, uint16_t type, const char *s) {
-        struct nlattr *a = (struct nlattr *) (msg + *len);
-        size_t n = strlen(s) + 1;
-
-        a->nla_type = type;
-        a->nla_len = (uint16_t) (NLA_HDRLEN + n);
-        memcpy(msg + *len + NLA_HDRLEN, s, n);
-        memset(msg + *len + NLA_HDRLEN + n, 0, NLA_ALIGN(n) - n);
-        *len += NLA_HDRLEN + NLA_ALIGN(n);
-}
-
 /* One dump request (GET* with NLM_F_DUMP); its answers appended to *buf. When sets is given,
  * the (table, set) names of NEWSET answers are collected there too. */
 static int dump_one(int fd, uint16_t type, uint8_t family, const char *table, const char *set,
@@ -69,8 +59,8 @@ static int dump_one(int fd, uint16_t type, uint8_t family, const char *table, co
         g->nfgen_family = family;
         g->version = NFNETLINK_V0;
         if (type == NFT_MSG_GETSETELEM) {
-                put_str(req, &rl, NFTA_SET_ELEM_LIST_TABLE, table);
-                put_str(req, &rl, NFTA_SET_ELEM_LIST_SET, set);
+                nlattr_put(req, &rl, NFTA_SET_ELEM_LIST_TABLE, table, strlen(table) + 1);
+                nlattr_put(req, &rl, NFTA_SET_ELEM_LIST_SET, set, strlen(set) + 1);
         }
         nlh->nlmsg_len = (uint32_t) rl;
         if (send(fd, req, rl, 0) != (ssize_t) rl)

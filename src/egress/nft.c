@@ -44,6 +44,7 @@
 
 #include "egress/nft-raw.h"
 #include "egress/nft.h"
+#include "egress/nlattr.h"
 #include "error.h"
 #include "macro.h"
 
@@ -996,16 +997,6 @@ int nft_fence_install_keep(const struct nft_fence *f, void **ret_ctx, struct cai
 #define NFLOG_QTHRESH 1
 #define NFLOG_TIMEOUT_CS 10
 
-static void put_attr(uint8_t *buf, size_t *len, uint16_t type, const void *data, size_t size) {
-        struct nlattr *a = (struct nlattr *) (buf + *len);
-
-        a->nla_type = type;
-        a->nla_len = (uint16_t) (NLA_HDRLEN + size);
-        memcpy(buf + *len + NLA_HDRLEN, data, size);
-        memset(buf + *len + NLA_HDRLEN + size, 0, NLA_ALIGN(size) - size);
-        *len += NLA_HDRLEN + NLA_ALIGN(size);
-}
-
 int nft_log_open(uint16_t group) {
         _cleanup_close_ int fd = -1;
         struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
@@ -1048,10 +1039,10 @@ int nft_log_open(uint16_t group) {
         g->nfgen_family = AF_UNSPEC;
         g->version = NFNETLINK_V0;
         g->res_id = htons(group);
-        put_attr(buf, &len, NFULA_CFG_CMD, &cmd, sizeof cmd);
-        put_attr(buf, &len, NFULA_CFG_MODE, &mode, sizeof mode);
-        put_attr(buf, &len, NFULA_CFG_QTHRESH, &qthresh, sizeof qthresh);
-        put_attr(buf, &len, NFULA_CFG_TIMEOUT, &timeout, sizeof timeout);
+        nlattr_put(buf, &len, NFULA_CFG_CMD, &cmd, sizeof cmd);
+        nlattr_put(buf, &len, NFULA_CFG_MODE, &mode, sizeof mode);
+        nlattr_put(buf, &len, NFULA_CFG_QTHRESH, &qthresh, sizeof qthresh);
+        nlattr_put(buf, &len, NFULA_CFG_TIMEOUT, &timeout, sizeof timeout);
         nlh->nlmsg_len = (uint32_t) len;
         if (send(fd, buf, len, 0) != (ssize_t) len)
                 return -errno;
