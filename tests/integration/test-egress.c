@@ -1111,7 +1111,7 @@ struct hold {
         const char *wd;
         unsigned long netns;
         bool held;
-        const char *events;     /* hold_relay_to_the_end: the run's events file */
+        const char *events;     /* the run's events file: held until teardown (hold_relay) */
         bool joined;            /* ... which was held until the supervisor stopped it */
 };
 
@@ -1268,25 +1268,6 @@ static pid_t egress_thread_of(pid_t sup) {
         return found;
 }
 
-/* Holds the relay alone: its thread stopped with ptrace, so it accepts nothing, while the
- * supervisor's main thread goes on answering the sandbox's held connect() calls. */
-static void *hold_relay(void *userdata) {
-        struct hold *h = userdata;
-        pid_t sup, tid;
-        int st;
-
-        if (!wait_file(h->wd, "ready", 300) || (sup = supervisor_in(h->netns)) <= 0 ||
-            (tid = egress_thread_of(sup)) <= 0)
-                return NULL;
-        if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0)
-                return NULL;
-        if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) == 0 &&
-            waitpid(tid, &st, __WALL) == tid && WIFSTOPPED(st))
-                held_until_launched(h);
-        (void) ptrace(PTRACE_DETACH, tid, NULL, NULL);
-        return NULL;
-}
-
 /* Whether the supervisor's main thread waits in futex(2) - in pthread_join(), once the
  * agent has exited: the egress thread has been told to stop. */
 static bool main_thread_joining(pid_t sup) {
@@ -1298,9 +1279,11 @@ static bool main_thread_joining(pid_t sup) {
         return yes;
 }
 
-/* As hold_relay, but the egress thread goes on only once the agent has exited and the
- * supervisor has told it to stop: what it reads then, it reads at teardown. */
-static void *hold_relay_to_the_end(void *userdata) {
+/* Holds the relay alone: its thread stopped with ptrace, so it accepts nothing, while the
+ * supervisor's main thread goes on answering the sandbox's held connect() calls. With
+ * h->events, the egress thread goes on only once the agent has exited and the supervisor
+ * has told it to stop: what it reads then, it reads at teardown. */
+static void *hold_relay(void *userdata) {
         struct hold *h = userdata;
         pid_t sup, tid;
         int st;
@@ -1313,7 +1296,7 @@ static void *hold_relay_to_the_end(void *userdata) {
         if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) == 0 &&
             waitpid(tid, &st, __WALL) == tid && WIFSTOPPED(st)) {
                 held_until_launched(h);
-                for (int i = 0; i < 100 && !h->joined; i++) {
+                for (int i = 0; h->events && i < 100 && !h->joined; i++) {
                         char *ev = h_read_file(h->events);
 
                         h->joined = ev && strstr(ev, "\"event\":\"agent.exited\"") &&
@@ -1862,7 +1845,7 @@ Test(egress, last_rejections_all_read_at_exit) {
         pthread_t t;
 
         require_egress(lab, wd);
-        cr_assert_eq(pthread_create(&t, NULL, hold_relay_to_the_end, &h), 0);
+        cr_assert_eq(pthread_create(&t, NULL, hold_relay, &h), 0);
         in_sandbox(lab, wd, args, p, N(p));
         pthread_join(t, NULL);
         cr_assert(h.held && h.joined, "the egress thread was not held until teardown (held %d, "
