@@ -941,11 +941,23 @@ static void add_default6(void) {
         nl_socket_free(sk);
 }
 
+/* The calling thread into a new netns whose lo is up with IPv6 disabled. */
+static void netns_without_ipv6(void) {
+        int fd;
+
+        cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
+        lo_up();
+        fd = open("/proc/sys/net/ipv6/conf/lo/disable_ipv6", O_WRONLY | O_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        cr_assert_eq(write(fd, "1", 1), 1);
+        close(fd);
+}
+
 /* The IPv6 route is the fence's even when the policy lists no IPv6: its failure fails
  * closed, but for a netns that has no IPv6 at all, where there is nothing to fence. */
 Test(nft, route_ipv6_fails_closed_unless_ipv6_is_off) {
         struct caisson_error err = { 0 };
-        int fd, e, c;
+        int e, c;
 
         /* An IPv6 default route already there: refused, as for IPv4, ipv6 listed or not. */
         add_default6();
@@ -955,24 +967,14 @@ Test(nft, route_ipv6_fails_closed_unless_ipv6_is_off) {
         cr_log_info("existing IPv6 default route: %s", err.msg);
 
         /* lo with IPv6 disabled: no ::1, no IPv6 packet at all. */
-        cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
-        lo_up();
-        fd = open("/proc/sys/net/ipv6/conf/lo/disable_ipv6", O_WRONLY | O_CLOEXEC);
-        cr_assert_geq(fd, 0);
-        cr_assert_eq(write(fd, "1", 1), 1);
-        close(fd);
+        netns_without_ipv6();
         err = (struct caisson_error) { 0 };
         cr_assert_eq(nft_route_setup(false, &err), 0, "IPv6 off, none listed: %s", err.msg);
         c = dial(AF_INET6, SOCK_STREAM, "2001:db8:ffff::9", 443, &e);
         cr_expect_neq(e, 0, "an IPv6 connect succeeded with IPv6 off");
         close(c);
         /* ... but a policy that lists IPv6 needs it. */
-        cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare: %s", strerror(errno));
-        lo_up();
-        fd = open("/proc/sys/net/ipv6/conf/lo/disable_ipv6", O_WRONLY | O_CLOEXEC);
-        cr_assert_geq(fd, 0);
-        cr_assert_eq(write(fd, "1", 1), 1);
-        close(fd);
+        netns_without_ipv6();
         cr_expect_lt(nft_route_setup(true, &err), 0, "IPv6 listed, but off: accepted");
         cr_expect_eq(err.layer, CAISSON_LAYER_NET);
         host_unchanged();
