@@ -7,8 +7,6 @@
  * What this kernel does (checked on 6.18 in a netns holding only lo, see test-nft.c):
  * - With "default dev lo src 127.0.0.1" (and "default dev lo src ::1"), connect() to any
  *   address routes to lo, so the packet reaches the output hooks instead of ENETUNREACH.
- * - The raw output chain (priority -300) runs before conntrack (-200): a packet it marks
- *   notrack gets no conntrack entry, and neither nat nor "ct state" sees it as a flow.
  * - The nat output chain (priority -100) runs before the filter output chain (priority 0):
  *   a redirected packet reaches the filter already rewritten to 127.0.0.1 / ::1, so the
  *   loopback accept rule is what lets it through; the reject rules never see it.
@@ -312,34 +310,6 @@ struct fence_rule {
  * paths for libnss_db and reads /etc/protocols on the way to every start. The kernel gets
  * the same bytes; the JSON listing names them. */
 static const struct fence_rule fence_rules[] = {
-        /* raw output, before conntrack (-200): the agent's loopback traffic is not tracked.
-         * The nat chain makes conntrack follow every flow of the netns, and the agent could
-         * fill the table through the fence with empty datagrams to 127.0.x.1 on many ports
-         * (129,022 entries in 4 s, ~64 MiB of kernel memory outside the sandbox's cgroup).
-         * Loopback-to-loopback needs no NAT but for DNS (a query to 127.0.0.53:53 is
-         * redirected to the gateway, so port 53 stays tracked) and for the replies of
-         * redirected flows, which conntrack must de-NAT: those come from the gateway's and
-         * the relay's sockets, the supervisor's, owned by root, and the agent never runs as
-         * root, so only packets of sockets not owned by root are spared (no socket, or not
-         * a full one - a kernel reset, a timewait ack - has no owner to match: tracked as
-         * before). UDP and TCP only: ICMP errors stay related to their flows. */
-        { "raw_out", WHEN_ALWAYS, ARG_NONE,
-          "meta l4proto { 6, 17 } ip saddr 127.0.0.0/8 ip daddr 127.0.0.0/8 th dport != 53 "
-          "meta skuid != 0 counter notrack",
-          "[" J_MATCH("==", J_META("l4proto"), "{\"set\":[\"tcp\",\"udp\"]}") ","
-          J_MATCH("==", J_PAYLOAD("ip", "saddr"), J_PREFIX("127.0.0.0", "8")) ","
-          J_MATCH("==", J_PAYLOAD("ip", "daddr"), J_PREFIX("127.0.0.0", "8")) ","
-          J_MATCH("!=", J_PAYLOAD("th", "dport"), "53") ","
-          J_MATCH("!=", J_META("skuid"), "0") "," J_COUNTER ",{\"notrack\":null}]" },
-        { "raw_out", WHEN_ALWAYS, ARG_NONE,
-          "meta l4proto { 6, 17 } ip6 saddr ::1 ip6 daddr ::1 th dport != 53 "
-          "meta skuid != 0 counter notrack",
-          "[" J_MATCH("==", J_META("l4proto"), "{\"set\":[\"tcp\",\"udp\"]}") ","
-          J_MATCH("==", J_PAYLOAD("ip6", "saddr"), "\"::1\"") ","
-          J_MATCH("==", J_PAYLOAD("ip6", "daddr"), "\"::1\"") ","
-          J_MATCH("!=", J_PAYLOAD("th", "dport"), "53") ","
-          J_MATCH("!=", J_META("skuid"), "0") "," J_COUNTER ",{\"notrack\":null}]" },
-
         /* nat output. DNS first: every packet to port 53, whatever address resolv.conf (or
          * the agent) chose, goes to the gateway; the gateway's own address is left alone. */
         { "nat_out", WHEN_ALWAYS, ARG_DNS,
@@ -416,7 +386,6 @@ struct fence_chain {
 
 /* The drop policy is a backstop only: the last rule rejects whatever is left. */
 static const struct fence_chain fence_chains[] = {
-        { "raw_out", "filter", -300, "accept" },
         { "nat_out", "nat", -100, "accept" },
         { "filter_out", "filter", 0, "drop" },
 };

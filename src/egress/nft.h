@@ -37,10 +37,8 @@ int nft_route_setup(bool ipv6, struct caisson_error *err);
  * when it cannot, so this runs first and fails cleanly instead. */
 int nft_probe(struct caisson_error *err);
 
-/* Loads the fence as one transaction (table inet caisson: a raw output chain that leaves
- * loopback-to-loopback UDP and TCP untracked by conntrack, but to port 53 and from root's
- * sockets (the supervisor's gateway and relay); nat output redirects of port 53 UDP/TCP
- * to dns_port and of other TCP off loopback to relay_port; a filter output chain
+/* Loads the fence as one transaction (table inet caisson: nat output redirects of port 53
+ * UDP/TCP to dns_port and of other TCP off loopback to relay_port; a filter output chain
  * that accepts loopback and the redirected flows and rejects the rest — TCP reset, ICMP
  * unreachable — with a counter and `log group`), then lists the whole ruleset back as JSON
  * and checks it structurally (the fence's table and nothing else in the netns; chains,

@@ -677,30 +677,6 @@ static void decide(struct egress *e, const struct conn *c, const char *const *ch
         }
 }
 
-/* Whether fd's "original destination" is its peer: a conntrack entry made from our side. */
-static bool orig_is_peer(int fd, int family, const void *od) {
-        union {
-                struct sockaddr_in in;
-                struct sockaddr_in6 in6;
-        } peer;
-        socklen_t pl = sizeof peer;
-
-        if (getpeername(fd, (struct sockaddr *) &peer, &pl) < 0)
-                return false;
-        if (family == AF_INET) {
-                const struct sockaddr_in *o = od;
-
-                return o->sin_port == peer.in.sin_port &&
-                       o->sin_addr.s_addr == peer.in.sin_addr.s_addr;
-        }
-        {
-                const struct sockaddr_in6 *o = od;
-
-                return o->sin6_port == peer.in6.sin6_port &&
-                       memcmp(&o->sin6_addr, &peer.in6.sin6_addr, 16) == 0;
-        }
-}
-
 /* A new connection: its state and original destination. NULL when refused already. */
 static struct conn *conn_open(struct egress *e, int fd, int family) {
         struct conn *c;
@@ -728,18 +704,6 @@ static struct conn *conn_open(struct egress *e, int fd, int family) {
 
         r = family == AF_INET ? getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &od, &ol) :
                                 getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &od, &ol);
-        /* The fence leaves the agent's loopback flows untracked (its raw chain), so a
-         * connection straight to the relay's own address was not redirected: it has no
-         * conntrack entry (ENOENT), or one that conntrack picked up from the relay's own
-         * packets, whose original direction is ours and whose "original destination" is
-         * the client itself. Either way the address it dialled is the one it reached, a
-         * loopback one, refused as such. */
-        if (r == 0 && orig_is_peer(fd, family, &od))
-                r = -1, errno = ENOENT;
-        if (r < 0 && errno == ENOENT) {
-                ol = sizeof od;
-                r = getsockname(fd, (struct sockaddr *) &od, &ol);
-        }
         if (r < 0) {
                 conn_deny(e, c, CAISSON_REASON_INTERNAL, "no original destination");
                 return NULL;

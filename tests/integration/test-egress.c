@@ -777,57 +777,6 @@ Test(egress, host_address_added_later_unreachable) {
         netlab_stop(lab);
 }
 
-/* The agent's own loopback traffic, between two of its processes: TCP over 127.0.0.1 and
- * [::1], UDP both ways. (The fence leaves it untracked by conntrack.) */
-#define LOOPBACK_PY                                                                                \
-        "sh:/usr/bin/python3 -c '\n"                                                             \
-        "import os, socket\n"                                                                    \
-        "got = []\n"                                                                             \
-        "for fam, addr in ((socket.AF_INET, \"127.0.0.1\"), (socket.AF_INET6, \"::1\")):\n"      \
-        "    l = socket.socket(fam); l.bind((addr, 0)); l.listen(1)\n"                          \
-        "    u = socket.socket(fam, socket.SOCK_DGRAM); u.bind((addr, 0))\n"                    \
-        "    if os.fork() == 0:\n"                                                              \
-        "        c = socket.create_connection(l.getsockname()[:2]); c.sendall(b\"ping\")\n"       \
-        "        v = socket.socket(fam, socket.SOCK_DGRAM); v.settimeout(3)\n"                  \
-        "        v.sendto(b\"u\", u.getsockname()); v.recv(1); c.recv(4); os._exit(0)\n"         \
-        "    a, _ = l.accept(); a.settimeout(3); got.append(a.recv(4))\n"                       \
-        "    u.settimeout(3); m, src = u.recvfrom(1); u.sendto(m, src); a.sendall(b\"pong\")\n" \
-        "    os.wait()\n"                                                                        \
-        "print(\"ok 0\", *got)\n'"
-
-/* The agent's loopback flows are not tracked by conntrack (the fence's raw chain): its own
- * loopback traffic works as before, and a connection straight to the relay's own port has
- * no original destination: it reached the address it dialled, a loopback one, and is
- * refused as such (not as an internal error, nor under the client's own port). */
-Test(egress, own_loopback_works_relay_port_refused_as_loopback) {
-        struct netlab *lab = netlab_start();
-        char *wd = lab_workdir(lab);
-        /* The relay's port, from the sandbox's own listeners (the one on 127.0.0.1 that is
-         * not the gateway's 53), then the probe, and the port after its verdict. */
-        struct probe p[] = {
-                { "relay", "sh:h=$(awk 'NR > 1 && $4 == \"0A\" && $2 ~ /^0100007F:/ && "
-                           "$2 !~ /:0035$/ { split($2, a, \":\"); print a[2]; exit }' "
-                           "/proc/net/tcp); echo \"$($P http 127.0.0.1 $((0x$h))) "
-                           "port=$((0x$h))\"" },
-                { "own", LOOPBACK_PY },
-        };
-        const char *port;
-        char *want;
-
-        require_egress(lab, wd);
-        in_sandbox(lab, wd, POL(wd, entry("web", "allowed.lab.test", 80, "/**")), p, N(p));
-        expect_refused(&p[0]);
-        port = strstr(p[0].line, "port=");
-        cr_assert(port && atoi(port + 5) > 0, "no relay port found: %s", p[0].line);
-        want = fmt("\"destination\":\"127.0.0.1\",\"port\":%d,", atoi(port + 5));
-        cr_expect(event_has(last_events, "egress.denied", "egress_loopback", want),
-                  "want %s: %s", want, last_events ?: "");
-        free(want);
-        expect_ok(&p[1]);
-        cr_expect(strstr(p[1].line, "b'ping' b'ping'"), "%s", p[1].line);
-        netlab_stop(lab);
-}
-
 /* Names, not just addresses: the TLS SNI and the HTTP Host must be the name the
  * connection was allowed for (cdn.lab.test shares allowed.lab.test's address). */
 Test(egress, sni_and_host_mismatch_refused) {
