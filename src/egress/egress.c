@@ -283,17 +283,9 @@ static void collect_host_addrs(struct egress *e) {
 static int open_addr_watch(void) {
         struct sockaddr_nl sa = { .nl_family = AF_NETLINK,
                                   .nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR };
-        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
 
-        if (fd < 0)
-                return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
-                int r = -errno;
-
-                close(fd);
-                return r;
-        }
-        return fd;
+        return socket_bound(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE,
+                            (struct sockaddr *) &sa, sizeof sa);
 }
 
 static void addrs_changed(struct egress *e) {

@@ -10,23 +10,16 @@
 
 #include "egress/sha256.h"
 #include "macro.h"
+#include "util.h"
 
 #define CHUNK (64 * 1024)
 
 static int open_alg(void) {
         struct sockaddr_alg sa = { .salg_family = AF_ALG, .salg_type = "hash",
                                    .salg_name = "sha256" };
-        int fd = socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
-        if (fd < 0)
-                return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
-                int r = -errno;
-
-                close(fd);
-                return r;
-        }
-        return fd;
+        return socket_bound(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, (struct sockaddr *) &sa,
+                            sizeof sa);
 }
 
 /* Nettle's sha256_ctx (8 state words, a 64-bit count, an index, a 64-byte block: 112 bytes

@@ -288,3 +288,17 @@ int fd_reopen_nonblocking(int fd) {
         }
         return own;
 }
+
+int socket_bound(int domain, int type, int protocol, const struct sockaddr *sa, socklen_t len) {
+        int fd = socket(domain, type, protocol);
+
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, sa, len) < 0) {
+                int r = -errno;
+
+                close(fd);
+                return r;
+        }
+        return fd;
+}

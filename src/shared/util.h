@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* Reads a whole file (at most max bytes; -EFBIG past it) into a NUL-terminated buffer. */
@@ -43,3 +44,6 @@ int pid_starttime(pid_t pid, unsigned long long *ret);
  * and a new description would write from offset 0), a socket, a pty master or /dev/tty or
  * /dev/ptmx (opening those again gives another terminal). */
 int fd_reopen_nonblocking(int fd);
+
+/* A socket(domain, type, protocol) bound to sa: its fd, or -errno (nothing left open). */
+int socket_bound(int domain, int type, int protocol, const struct sockaddr *sa, socklen_t len);

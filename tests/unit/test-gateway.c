@@ -322,6 +322,21 @@ static int up_accept(void) {
         return fd;
 }
 
+/* The upstream takes the query in flight over TCP and answers it; client c then gets that
+ * answer, with its id. */
+static void upstream_answers_tcp(int c, uint16_t id) {
+        uint8_t m[512], up[512], out[512];
+        int u = up_accept();
+        size_t n = recv_msg(u, true, up, sizeof up);
+
+        n = answer(up, out, 2, 0);
+        tcp_send(u, out, n);
+        (void) recv_msg(c, true, m, sizeof m);
+        cr_assert_eq(get16(m), id);
+        cr_assert_eq(get16(m + 2) & DNS_FLAG_RCODE, DNS_RCODE_NOERROR);
+        close(u);
+}
+
 /* ---------------------------------------------------------------- the tests */
 
 /* The harness itself: an allowed name is asked upstream and its answer comes back with
@@ -407,14 +422,7 @@ Test(gateway, tcp_reset_with_query_in_flight_is_closed) {
         n = simple_query(m, 0x0202, "half.gw.test");
         tcp_send(c, m, n);
         cr_assert_eq(shutdown(c, SHUT_WR), 0);
-        u = up_accept();
-        n = recv_msg(u, true, up, sizeof up);
-        n = answer(up, out, 2, 0);
-        tcp_send(u, out, n);
-        n = recv_msg(c, true, m, sizeof m);
-        cr_assert_eq(get16(m), 0x0202);
-        cr_assert_eq(get16(m + 2) & DNS_FLAG_RCODE, DNS_RCODE_NOERROR);
-        close(u);
+        upstream_answers_tcp(c, 0x0202);
         close(c);
 }
 
@@ -475,14 +483,7 @@ Test(gateway, stale_event_never_reaches_a_reused_slot) {
         cr_assert_eq(get16(m + 2) & DNS_FLAG_RCODE, DNS_RCODE_NOERROR);
         cr_assert(stays_silent(c), "B was answered (rcode %u) before the upstream had it",
                   (recv(c, m, sizeof m, MSG_DONTWAIT) > 4 ? get16(m + 4) : 99) & 0xf);
-        u = up_accept();
-        n = recv_msg(u, true, up, sizeof up);
-        n = answer(up, out, 2, 0);
-        tcp_send(u, out, n);
-        n = recv_msg(c, true, m, sizeof m);
-        cr_assert_eq(get16(m), 0xbbbb);
-        cr_assert_eq(get16(m + 2) & DNS_FLAG_RCODE, DNS_RCODE_NOERROR);
-        close(u);
+        upstream_answers_tcp(c, 0xbbbb);
         close(c);
 }
 
