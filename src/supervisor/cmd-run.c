@@ -1175,15 +1175,8 @@ out:
         /* The state goes while the kernel still tears the sandbox's namespaces down, not
          * after (a few hundred microseconds of every run). Should we die in between, gc
          * finds the cgroup without its state and reclaims it as an orphan. */
-        if (state_made) {
-                if (network) {
-                        char path[PATH_MAX];
-
-                        (void) snprintf(path, sizeof path, "%s/resolv.conf", state_dir);
-                        (void) unlink(path);
-                }
+        if (state_made)
                 state_remove(id);
-        }
         lifecycle_teardown(&lc);
         /* The caller's input modes first: in raw mode a ^C typed during the waits below would
          * be a byte, not the SIGINT that ends them. The output modes stay raw until the

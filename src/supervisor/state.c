@@ -70,10 +70,15 @@ int state_create(const char *id, const char *name, char *ret_dir, size_t size,
 }
 
 void state_remove(const char *id) {
+        /* Every file a state directory may hold: a directory left with one in it would be
+         * "reclaimed" by every gc and never go. */
+        static const char *const files[] = { "state.json", "resolv.conf" };
         char path[512];
 
-        (void) snprintf(path, sizeof path, "%s/%s/state.json", CAISSON_RUN_DIR, id);
-        (void) unlink(path);
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                (void) snprintf(path, sizeof path, "%s/%s/%s", CAISSON_RUN_DIR, id, files[i]);
+                (void) unlink(path);
+        }
         (void) snprintf(path, sizeof path, "%s/%s", CAISSON_RUN_DIR, id);
         (void) rmdir(path);
 }
